@@ -1,0 +1,238 @@
+"""E-mail in: the IMAP reader (IDLE, polling fallback, UID tracking, reconnects) and Sent filing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+
+import aioimaplib
+import sqlite_utils
+
+from ..config import ImapConfig
+from ..errors import GuichetError
+from ..store import log_event, now, one
+
+log = logging.getLogger("guichet.imap")
+
+IDLE_REFRESH_S = 300.0
+MAX_BACKOFF_S = 300.0
+_FETCH_UID = re.compile(rb"\bUID (\d+)")
+_UID_LIST = re.compile(rb"^[\d ]+$")
+
+
+class ImapError(GuichetError):
+    """The IMAP server refused something (login, select, fetch)."""
+
+
+def _quote(mailbox: str) -> str:
+    # aioimaplib does not quote mailbox names (a name with a space would break).
+    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def connect(cfg: ImapConfig, conn_lost: Callable[[Exception | None], None] | None = None,
+                  timeout: float = 30.0) -> aioimaplib.IMAP4:
+    """Connect and log in; raises ImapError with a plain message on refusal."""
+    cls = aioimaplib.IMAP4_SSL if cfg.ssl else aioimaplib.IMAP4
+    client = cls(host=cfg.host, port=cfg.port, timeout=timeout, conn_lost_cb=conn_lost)
+    try:
+        await client.wait_hello_from_server()
+        response = await client.login(cfg.username, cfg.password)
+    except BaseException:
+        await close(client, polite=False)
+        raise
+    if response.result != "OK":
+        await close(client, polite=False)
+        raise ImapError(f"IMAP login refused for {cfg.username}: wrong user name or password")
+    return client
+
+
+async def close(client: aioimaplib.IMAP4, *, polite: bool = True) -> None:
+    """Log out when the connection is alive, and always close the socket."""
+    if polite:
+        try:
+            await asyncio.wait_for(client.logout(), 2)
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            pass
+    transport = getattr(getattr(client, "protocol", None), "transport", None)
+    if transport is not None:
+        transport.close()
+
+
+def parse_fetch(lines: list[bytes | bytearray]) -> list[tuple[int, bytes]]:
+    """(uid, raw message) pairs from a ``UID FETCH … (UID BODY.PEEK[])`` response."""
+    found: list[tuple[int, bytes]] = []
+    for i, line in enumerate(lines):
+        if not isinstance(line, bytearray) or i == 0:
+            continue
+        head = bytes(lines[i - 1])
+        tail = bytes(lines[i + 1]) if i + 1 < len(lines) and not isinstance(lines[i + 1], bytearray) else b""
+        uid = _FETCH_UID.search(head) or _FETCH_UID.search(tail)
+        if uid and b"FETCH" in head:
+            found.append((int(uid.group(1)), bytes(line)))
+    return found
+
+
+class ImapReader:
+    """Takes every new message of one mailbox into the store, in UID order, exactly once.
+
+    ``take(raw)`` stores a message (idempotent on Message-ID); the reader moves
+    its position (UIDVALIDITY, last UID) in the same transaction, so a crash
+    between fetch and store only means fetching again.
+    """
+
+    def __init__(self, cfg: ImapConfig, db: sqlite_utils.Database, take: Callable[[bytes], object]) -> None:
+        self.cfg = cfg
+        self.db = db
+        self.take = take
+        self.connected = asyncio.Event()
+        self.last_fetch: str | None = None
+        self.last_error: str | None = None
+        self.taken = 0
+        self._client: aioimaplib.IMAP4 | None = None
+        self._lost = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Read until ``stop`` is set, reconnecting with backoff when the server drops."""
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+                backoff = 1.0
+            except (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.Error, ImapError, ConnectionError) as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self.last_error:
+                    log.warning("IMAP %s:%s: %s; reconnecting with backoff", self.cfg.host, self.cfg.port, message)
+                self.last_error = message
+                self.connected.clear()
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            finally:
+                await self._close()
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await close(client, polite=not self._lost.is_set())
+
+    def _on_lost(self, exc: Exception | None) -> None:
+        self._lost.set()
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        self._lost.clear()
+        self._client = client = await connect(self.cfg, self._on_lost)
+        response = await client.select(_quote(self.cfg.mailbox))
+        if response.result != "OK":
+            raise ImapError(f"cannot open mailbox {self.cfg.mailbox!r}: {response.lines[-1:]}")
+        uidvalidity = _uidvalidity(response.lines)
+        self.connected.set()
+        if self.last_error:
+            log.info("IMAP %s:%s: connected again", self.cfg.host, self.cfg.port)
+        self.last_error = None
+        await self.catch_up(client, uidvalidity)
+        idle = self.cfg.idle and client.has_capability("IDLE")
+        while not stop.is_set():
+            if self._lost.is_set():
+                raise ConnectionError("connection lost")
+            if idle:
+                await self._idle(client, stop)
+            else:
+                await _sleep_or_stop(stop, self.cfg.poll_interval)
+                if not stop.is_set():
+                    await client.noop()
+            if self._lost.is_set():
+                raise ConnectionError("connection lost")
+            await self.catch_up(client, uidvalidity)
+
+    async def _idle(self, client: aioimaplib.IMAP4, stop: asyncio.Event) -> None:
+        idle = await client.idle_start(timeout=IDLE_REFRESH_S + 30)
+        push = asyncio.ensure_future(client.wait_server_push(timeout=IDLE_REFRESH_S))
+        stopped = asyncio.ensure_future(stop.wait())
+        lost = asyncio.ensure_future(self._lost.wait())
+        await asyncio.wait([push, stopped, lost], return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (push, stopped, lost):
+            waiter.cancel()
+        await asyncio.gather(push, stopped, lost, return_exceptions=True)
+        if self._lost.is_set():
+            raise ConnectionError("connection lost during IDLE")
+        client.idle_done()
+        await asyncio.wait_for(idle, 10)
+
+    async def catch_up(self, client: aioimaplib.IMAP4, uidvalidity: int) -> int:
+        """Take every message above the stored UID; returns how many were new to the store."""
+        state = one(self.db, "SELECT * FROM imap_state WHERE mailbox = ?", [self.cfg.mailbox])
+        last_uid = 0
+        if state and state["uidvalidity"] == uidvalidity:
+            last_uid = int(state["last_uid"])
+        elif state:
+            # Mailbox rebuilt: every UID is new; Message-IDs keep us from storing twice.
+            with self.db.atomic():
+                log_event(self.db, "imap.uidvalidity_changed", old=state["uidvalidity"], new=uidvalidity)
+            log.warning("IMAP %s: UIDVALIDITY changed; rescanning (duplicates are skipped)", self.cfg.mailbox)
+        self._save_position(uidvalidity, last_uid)
+        response = await client.uid_search(f"UID {last_uid + 1}:*")
+        if response.result != "OK":
+            raise ImapError(f"UID SEARCH failed: {response.lines[-1:]}")
+        uids = sorted(int(u) for line in response.lines[:-1] if _UID_LIST.match(bytes(line))
+                      for u in bytes(line).split())
+        uids = [u for u in uids if u > last_uid]
+        new = 0
+        for start in range(0, len(uids), self.cfg.batch_size):
+            batch = uids[start:start + self.cfg.batch_size]
+            fetched = await client.uid("fetch", ",".join(map(str, batch)), "(UID BODY.PEEK[])")
+            if fetched.result != "OK":
+                raise ImapError(f"UID FETCH failed: {fetched.lines[-1:]}")
+            for uid, raw in sorted(parse_fetch(fetched.lines)):
+                with self.db.atomic():
+                    taken = self.take(raw)
+                    self._save_position(uidvalidity, uid)
+                new += not getattr(taken, "duplicate", False)
+            self.last_fetch = now()
+        self.taken += new
+        return new
+
+    def _save_position(self, uidvalidity: int, last_uid: int) -> None:
+        self.db["imap_state"].upsert({"mailbox": self.cfg.mailbox, "uidvalidity": uidvalidity,
+                                      "last_uid": last_uid, "updated_at": now()}, pk="mailbox")
+
+
+def _uidvalidity(lines: list[bytes]) -> int:
+    for line in lines:
+        found = re.search(rb"UIDVALIDITY (\d+)", bytes(line))
+        if found:
+            return int(found.group(1))
+    raise ImapError("server sent no UIDVALIDITY")
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+class SentFolder:
+    """Files copies of sent replies in the Sent mailbox and finds them again after a crash."""
+
+    def __init__(self, cfg: ImapConfig) -> None:
+        self.cfg = cfg
+
+    async def append(self, message: bytes) -> None:
+        client = await connect(self.cfg, timeout=15)
+        try:
+            response = await client.append(message, mailbox=_quote(self.cfg.sent_mailbox), flags=r"(\Seen)")
+            if response.result != "OK":
+                raise ImapError(f"APPEND to {self.cfg.sent_mailbox} refused: {response.lines[-1:]}")
+        finally:
+            await close(client)
+
+    async def contains(self, message_id: str) -> bool:
+        client = await connect(self.cfg, timeout=15)
+        try:
+            await client.select(_quote(self.cfg.sent_mailbox))
+            safe = message_id.replace('"', "")
+            response = await client.uid_search(f'HEADER Message-ID "{safe}"')
+            return response.result == "OK" and any(_UID_LIST.match(bytes(x)) for x in response.lines[:-1])
+        finally:
+            await close(client)

@@ -1,0 +1,96 @@
+"""E-mail out: the SMTP transport for the outbox, with correct threading."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+
+from ..config import NetworkConfig, SmtpConfig
+from ..errors import PermanentSendError, TransientSendError
+from ..outbox import OutboxItem
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def clean_header(value: str, limit: int = 300) -> str:
+    """A header value with no CR, LF or control characters (no header injection), trimmed."""
+    return _UNSAFE.sub(" ", value).strip()[:limit]
+
+
+def build_reply(item: OutboxItem, network: NetworkConfig) -> EmailMessage:
+    """The reply as a MIME message: From/Reply-To from config, In-Reply-To and References set."""
+    msg = EmailMessage()
+    msg["From"] = formataddr((clean_header(network.reply_name), network.reply_from))
+    msg["Reply-To"] = network.reply_from
+    msg["To"] = clean_header(item.recipient)
+    msg["Subject"] = clean_header(item.subject, 900)
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = item.out_message_id
+    if item.in_reply_to:
+        msg["In-Reply-To"] = clean_header(item.in_reply_to)
+    refs = [clean_header(r) for r in item.references if re.fullmatch(r"<[^<>\s]+>", r)]
+    if refs:
+        msg["References"] = " ".join(refs)
+    msg.set_content(item.body, charset="utf-8")
+    return msg
+
+
+def _classify(exc: Exception) -> Exception:
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if 400 <= exc.code < 500:
+            return TransientSendError(f"SMTP {exc.code} {exc.message}")
+        return PermanentSendError(f"SMTP {exc.code} {exc.message}")
+    return TransientSendError(f"SMTP unreachable: {exc!r}")
+
+
+class MailTransport:
+    """Sends approved replies by SMTP; ``filer`` keeps a copy in the Sent folder."""
+
+    channel = "email"
+
+    def __init__(self, smtp: SmtpConfig, network: NetworkConfig,
+                 filer: Callable[[bytes], Awaitable[None]] | None = None,
+                 finder: Callable[[str], Awaitable[bool]] | None = None) -> None:
+        self.smtp = smtp
+        self.network = network
+        self.filer = filer
+        self.finder = finder
+
+    async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
+        message = build_reply(item, self.network)
+        client = aiosmtplib.SMTP(hostname=self.smtp.host, port=self.smtp.port, use_tls=self.smtp.ssl,
+                                 start_tls=self.smtp.starttls if not self.smtp.ssl else False,
+                                 timeout=self.smtp.timeout)
+        try:
+            await client.connect()
+            if self.smtp.username:
+                await client.login(self.smtp.username, self.smtp.password)
+            await client.mail(self.network.reply_from)
+            await client.rcpt(item.recipient)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client.close()
+            raise _classify(exc) from exc
+        # From here a crash may or may not have delivered the mail: record it first.
+        commit()
+        try:
+            await client.data(message.as_bytes())
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client.close()
+            raise _classify(exc) from exc
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+        return item.out_message_id
+
+    async def reconcile(self, item: OutboxItem) -> bool:
+        return bool(self.finder and await self.finder(item.out_message_id))
+
+    async def file_copy(self, item: OutboxItem) -> None:
+        if self.filer is not None:
+            await self.filer(build_reply(item, self.network).as_bytes())

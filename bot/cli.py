@@ -1,0 +1,282 @@
+"""The ``guichet`` command line: the same words as the docs and the code."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import knowledge
+from .config import Config, load
+from .errors import GuichetError
+from .review import DraftView
+from .service import Core, Service, terminal_actor
+
+
+class Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._core: Core | None = None
+
+    @property
+    def config(self) -> Config:
+        return load(self.config_path)
+
+    @property
+    def core(self) -> Core:
+        if self._core is None:
+            self._core = Core.build(self.config)
+        return self._core
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+class GuichetGroup(click.Group):
+    """Turns GuichetError into a one-line message and exit code 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GuichetError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=GuichetGroup)
+@click.option("--config", "config_path", envvar="GUICHET_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML config file (default: ./guichet.toml, else embedded defaults).")
+@click.version_option(package_name="guichet")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Guichet: the information desk's assistant.
+
+    It reads the info mailbox and the Telegram bot, matches each question
+    against the knowledge base, drafts a reply and waits for a staff decision.
+    """
+    ctx.obj = Context(config_path)
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--subject", default="", help="E-mail subject, matched with the text.")
+@pass_ctx
+def ask(ctx: Context, text: str, subject: str) -> None:
+    """Show what Guichet would draft for a question (nothing is stored or sent).
+
+    \b
+    Example:
+      guichet ask "Comment financer un micro-projet au Togo ?"
+    """
+    core = ctx.core
+    match = core.matcher.match(text, subject)
+    if match.slug is None:
+        click.echo(f"no match (best confidence {match.confidence:.2f}): staff would answer by hand")
+    else:
+        entry = next(e for e in core.entries if e.slug == match.slug)
+        click.echo(f"entry: {entry.slug} ({entry.category}) — {entry.title}")
+        click.echo(f"confidence: {match.confidence:.2f}  language: {match.language}")
+    others = ", ".join(f"{c.slug} {c.confidence:.2f}" for c in match.candidates[1:4])
+    if others:
+        click.echo(f"candidates: {others}")
+    if match.slug is not None:
+        entry = next(e for e in core.entries if e.slug == match.slug)
+        click.echo("\n--- draft ---\n" + core.drafter.render(entry, language=match.language))
+
+
+@cli.command()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
+@pass_ctx
+def run(ctx: Context, verbose: bool) -> None:
+    """Run the service: read the mailbox (IDLE), draft, send approved replies.
+
+    Stops cleanly on SIGTERM or Ctrl-C. Logs go to stderr.
+
+    \b
+    Example:
+      GUICHET_IMAP_PASSWORD=… GUICHET_SMTP_PASSWORD=… guichet --config guichet.toml run
+    """
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(Service(ctx.core).run())
+
+
+@cli.group()
+def drafts() -> None:
+    """Review drafts from the terminal: list, show, approve, reject, ignore."""
+
+
+def _summary(d: DraftView) -> str:
+    entry = d.slug or "à traiter à la main"
+    conf = f" {d.confidence:.2f}" if d.confidence is not None else ""
+    who = d.requester_name or d.requester
+    return f"{d.id:>5}  {d.created_at[:16]}  {d.channel:<8} {who[:28]:<28} {entry}{conf}  {d.subject[:40]}"
+
+
+@drafts.command("list")
+@pass_ctx
+def drafts_list(ctx: Context) -> None:
+    """List drafts waiting for a decision.
+
+    \b
+    Example:
+      guichet drafts list
+    """
+    pending = ctx.core.review.pending()
+    for d in pending:
+        click.echo(_summary(d))
+    click.echo(f"{len(pending)} draft(s) pending")
+
+
+@drafts.command("show")
+@click.argument("draft_id", type=int)
+@pass_ctx
+def drafts_show(ctx: Context, draft_id: int) -> None:
+    """Show a draft with its question, matched entry and candidates.
+
+    \b
+    Example:
+      guichet drafts show 12
+    """
+    d = ctx.core.review.get(draft_id)
+    click.echo(f"draft {d.id} [{d.state}]  request {d.request_id}  {d.channel}  "
+               f"from {d.requester_name} <{d.requester}>")
+    click.echo(f"subject: {d.subject}")
+    click.echo(f"entry: {d.slug or 'none (à traiter à la main)'}  confidence: {d.confidence}")
+    if d.candidates:
+        click.echo("candidates: " + ", ".join(f"{c['slug']} {c['confidence']:.2f}" for c in d.candidates))
+    for note in d.notes:
+        click.echo(f"note: {note}")
+    if d.others:
+        click.echo("other questions: " + " | ".join(d.others))
+    click.echo("\n--- question ---\n" + d.question.strip())
+    click.echo("\n--- draft ---\n" + (d.text or "(no draft: write the answer with --file or --edit)"))
+
+
+@drafts.command("approve")
+@click.argument("draft_id", type=int)
+@click.option("--file", "text_file", type=click.File("r", encoding="utf-8"),
+              help="Send this text instead of the draft ('-' for standard input).")
+@click.option("--edit", is_flag=True, help="Edit the draft in $EDITOR before sending.")
+@pass_ctx
+def drafts_approve(ctx: Context, draft_id: int, text_file: Any, edit: bool) -> None:
+    """Approve a draft: the reply goes out on the channel it came from.
+
+    \b
+    Examples:
+      guichet drafts approve 12
+      guichet drafts approve 12 --edit
+      guichet drafts approve 12 --file answer.txt
+    """
+    review = ctx.core.review
+    text = None
+    if text_file is not None:
+        text = text_file.read()
+    elif edit:
+        text = click.edit(review.get(draft_id).text or "", editor=os.environ.get("EDITOR"))
+        if text is None:
+            raise click.ClickException("editor closed without saving: nothing approved")
+    outbox_id = review.approve(draft_id, terminal_actor(), text)
+    click.echo(f"draft {draft_id} approved: queued for sending (outbox {outbox_id})")
+
+
+@drafts.command("reject")
+@click.argument("draft_id", type=int)
+@pass_ctx
+def drafts_reject(ctx: Context, draft_id: int) -> None:
+    """Reject a draft: the request stays open for a hand-written answer.
+
+    \b
+    Example:
+      guichet drafts reject 12
+    """
+    ctx.core.review.reject(draft_id, terminal_actor())
+    click.echo(f"draft {draft_id} rejected: the request is to be answered by hand")
+
+
+@drafts.command("ignore")
+@click.argument("draft_id", type=int)
+@pass_ctx
+def drafts_ignore(ctx: Context, draft_id: int) -> None:
+    """Ignore a draft: not a request (spam, thanks…), closed with no answer.
+
+    \b
+    Example:
+      guichet drafts ignore 12
+    """
+    ctx.core.review.ignore(draft_id, terminal_actor())
+    click.echo(f"draft {draft_id} ignored")
+
+
+@cli.group()
+def kb() -> None:
+    """The knowledge base: check the entry files."""
+
+
+@kb.command("check")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Another knowledge folder.")
+@pass_ctx
+def kb_check(ctx: Context, directory: str | None) -> None:
+    """Validate every entry; list expired or unreviewed ones; exit 1 on errors.
+
+    \b
+    Example:
+      guichet kb check
+    """
+    report = knowledge.check(directory or ctx.config.knowledge.dir)
+    for line in report.errors:
+        click.echo(f"error: {line}")
+    for line in report.warnings:
+        click.echo(f"warning: {line}")
+    click.echo(f"{len(report.entries)} entries, {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    if report.errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--jsonl", "jsonl", is_flag=True, help="Read JSON lines {id, text, subject?} on stdin.")
+@click.option("--subject", default="", help="E-mail subject, matched with the text.")
+@pass_ctx
+def match(ctx: Context, text: str | None, as_json: bool, jsonl: bool, subject: str) -> None:
+    """Match a question against the knowledge base (for scripts and evaluation).
+
+    \b
+    Examples:
+      guichet match --json "comment partir en service civique ?"
+      guichet match --jsonl < questions.jsonl
+    """
+    matcher = ctx.core.matcher
+    if jsonl:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            m = matcher.match(item.get("text", ""), item.get("subject") or "")
+            click.echo(json.dumps({"id": item.get("id"), "slug": m.slug, "confidence": m.confidence}))
+        return
+    if text is None:
+        raise click.UsageError("give a TEXT, or --jsonl with lines on stdin")
+    m = matcher.match(text, subject)
+    result = {"slug": m.slug, "confidence": m.confidence,
+              "candidates": [{"slug": c.slug, "confidence": c.confidence} for c in m.candidates]}
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(f"{m.slug or 'no match'}  {m.confidence:.2f}")
+        for c in m.candidates[1:]:
+            click.echo(f"  {c.slug}  {c.confidence:.2f}")
+
+
+def main() -> None:
+    cli(prog_name="guichet")
+
+
+if __name__ == "__main__":
+    main()

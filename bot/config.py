@@ -1,0 +1,198 @@
+"""Configuration: one TOML file, secrets from environment variables.
+
+Every section is a frozen dataclass. Loading checks types and refuses unknown
+keys, so a typo fails loudly with the dotted key in the message instead of
+being silently ignored. Secrets never live in the file: ``GUICHET_IMAP_PASSWORD``,
+``GUICHET_SMTP_PASSWORD`` and ``GUICHET_TELEGRAM_TOKEN`` are read from the
+environment when the section that needs them is present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO_ROOT / "guichet.example.toml"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    name: str = "Réseau régional de coopération internationale"
+    signature: str = "L'équipe du réseau"
+    reply_from: str = "info@reseau.example"
+    reply_name: str = "Information du réseau"
+    staff_email: str = ""
+    message_id_domain: str = "guichet.reseau.example"
+    timezone: str = "Europe/Paris"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    database: str = "guichet.db"
+    retention_months: int = 24
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    dir: str = str(REPO_ROOT / "knowledge")
+    templates: str = str(REPO_ROOT / "templates")
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    username: str
+    port: int = 993
+    ssl: bool = True
+    mailbox: str = "INBOX"
+    sent_mailbox: str = "Sent"
+    idle: bool = True
+    poll_interval: float = 60.0
+    batch_size: int = 100
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    username: str = ""
+    starttls: bool = True
+    ssl: bool = False
+    timeout: float = 30.0
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    staff_chat_id: int
+    staff_ids: tuple[int, ...] = ()
+    base_url: str = "https://api.telegram.org/bot"
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; ``imap``/``smtp``/``telegram`` are None when that channel is off."""
+
+    network: NetworkConfig = NetworkConfig()
+    storage: StorageConfig = StorageConfig()
+    knowledge: KnowledgeConfig = KnowledgeConfig()
+    matcher: MatcherConfig = MatcherConfig()
+    imap: ImapConfig | None = None
+    smtp: SmtpConfig | None = None
+    telegram: TelegramConfig | None = None
+    source: str = "(embedded defaults)"
+
+
+SECRETS = {
+    "imap": ("password", "GUICHET_IMAP_PASSWORD"),
+    "smtp": ("password", "GUICHET_SMTP_PASSWORD"),
+    "telegram": ("token", "GUICHET_TELEGRAM_TOKEN"),
+}
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item_hint, _) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", v, item_hint) for i, v in enumerate(value))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = {str: str, int: int, float: float, bool: bool}[hint]
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(key, f"expected {expected.__name__}, got {value!r}")
+    return value
+
+
+def _section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str], base: Path) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(name, "expected a table, e.g. [" + name + "]")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    secret = SECRETS.get(name)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields or (secret and key == secret[0]):
+            if secret and key == secret[0]:
+                raise ConfigError(f"{name}.{key}", f"secrets are not read from the file: set {secret[1]}")
+            raise ConfigError(f"{name}.{key}", f"unknown key (known: {', '.join(sorted(fields))})")
+        values[key] = _coerce(f"{name}.{key}", value, hints[key])
+    for f in fields.values():
+        missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if missing and f.name not in values:
+            raise ConfigError(f"{name}.{f.name}", "missing required key")
+    if secret:
+        attr, var = secret
+        if not env.get(var):
+            raise ConfigError(f"{name}.{attr}", f"environment variable {var} is not set")
+        values[attr] = env[var]
+    for key in ("database", "dir", "templates"):
+        if key in values and not Path(values[key]).is_absolute():
+            values[key] = str(base / values[key])
+    return cls(**values)
+
+
+def _section_types() -> dict[str, type[Any]]:
+    types_: dict[str, type[Any]] = {}
+    for f in dataclasses.fields(Config):
+        if f.name == "source":
+            continue
+        hint = typing.get_type_hints(Config)[f.name]
+        if isinstance(hint, types.UnionType):
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        types_[f.name] = hint
+    return types_
+
+
+def parse(text: str, *, env: Mapping[str, str] | None = None, base: Path | None = None,
+          source: str = "<string>") -> Config:
+    """Parse TOML text into a Config; relative paths are taken from ``base``."""
+    env = os.environ if env is None else env
+    base = base or Path.cwd()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, f"not valid TOML: {exc}") from exc
+    sections = _section_types()
+    values: dict[str, Any] = {"source": source}
+    for name, value in raw.items():
+        if name not in sections:
+            raise ConfigError(name, f"unknown section (known: {', '.join(sorted(sections))})")
+        values[name] = _section(name, sections[name], value, env, base)
+    return Config(**values)
+
+
+def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+    """Load the config from ``path``, ``$GUICHET_CONFIG``, ``./guichet.toml``, or embedded defaults.
+
+    The embedded defaults use a SQLite file ``guichet.db`` in the current
+    directory and the shipped knowledge base, with no mailbox and no Telegram.
+    """
+    env = os.environ if env is None else env
+    chosen = path or env.get("GUICHET_CONFIG")
+    if not chosen and Path("guichet.toml").exists():
+        chosen = "guichet.toml"
+    if not chosen:
+        return Config()
+    file = Path(chosen)
+    if not file.exists():
+        raise ConfigError(str(file), "config file not found")
+    return parse(file.read_text(encoding="utf-8"), env=env, base=file.resolve().parent, source=str(file))

@@ -1,0 +1,181 @@
+"""Arrive → store → match → draft: what happens to every incoming message.
+
+``Intake.take`` is the one entry point for every channel. It stores the
+message first and does the rest in the same transaction, so a message is
+either fully taken (stored, joined to its request, drafted) or not at all,
+and taking the same message twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import asdict, dataclass
+
+import sqlite_utils
+
+from .draft import Drafter
+from .knowledge import Entry
+from .matcher import Match, Matcher
+from .message import Incoming
+from .store import log_event, now, one
+
+# A message with the same sender and subject within this many days joins the request.
+SAME_SUBJECT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What ``take`` did: ids, and whether the message was already stored."""
+
+    message_id: int
+    request_id: int
+    draft_id: int | None
+    duplicate: bool = False
+    follow_up: bool = False
+
+
+def _base_subject(subject: str) -> str:
+    return re.sub(r"^\s*((re|ré|réf|ref|aw|sv|tr|fw|fwd)\s*:\s*)+", "", subject or "", flags=re.I).strip().lower()
+
+
+class Intake:
+    """Stores, joins, matches and drafts incoming messages."""
+
+    def __init__(self, db: sqlite_utils.Database, entries: list[Entry], matcher: Matcher, drafter: Drafter,
+                 today: dt.date | None = None) -> None:
+        self.db = db
+        self.entries = {e.slug: e for e in entries}
+        self.matcher = matcher
+        self.drafter = drafter
+        self._today = today
+
+    def today(self) -> dt.date:
+        return self._today or dt.date.today()
+
+    def take(self, incoming: Incoming) -> Taken:
+        """Take one message in (idempotent on the channel's message id)."""
+        existing = one(self.db, "SELECT id, request_id FROM messages WHERE channel = ? AND external_id = ?",
+                       [incoming.channel, incoming.external_id])
+        if existing:
+            return Taken(existing["id"], existing["request_id"], None, duplicate=True)
+        match = None if incoming.machine else self.matcher.match(incoming.new_text, incoming.subject)
+        with self.db.atomic():
+            request_id = self._request_for(incoming)
+            follow_up = request_id is not None
+            if request_id is None:
+                request_id = self._new_request(incoming)
+            message_id = self._store(incoming, request_id, match.language if match else None)
+            log_event(self.db, "message.stored", request_id=request_id, channel=incoming.channel,
+                      external_id=incoming.external_id, machine=incoming.machine, problems=incoming.problems)
+            if incoming.machine:
+                log_event(self.db, "message.machine", request_id=request_id, reason=incoming.machine)
+                return Taken(message_id, request_id, None, follow_up=follow_up)
+            assert match is not None
+            draft_id = self._draft(incoming, request_id, message_id, match, follow_up)
+        return Taken(message_id, request_id, draft_id, follow_up=follow_up)
+
+    def _request_for(self, incoming: Incoming) -> int | None:
+        if incoming.refs:
+            marks = ",".join("?" * len(incoming.refs))
+            row = one(self.db, f"SELECT request_id FROM messages WHERE channel = ? AND external_id IN ({marks}) "
+                               "AND request_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+                      [incoming.channel, *incoming.refs])
+            row = row or one(self.db, f"SELECT request_id FROM outbox WHERE out_message_id IN ({marks}) "
+                                      "ORDER BY id DESC LIMIT 1", list(incoming.refs))
+            if row:
+                return int(row["request_id"])
+        if incoming.machine or not incoming.sender or not _base_subject(incoming.subject):
+            return None
+        since = (incoming.received_at - dt.timedelta(days=SAME_SUBJECT_DAYS)).isoformat()
+        for row in self.db.query(
+            "SELECT id, subject FROM requests WHERE channel = ? AND requester = ? AND received_at >= ? "
+            "AND machine IS NULL ORDER BY id DESC LIMIT 20", [incoming.channel, incoming.sender, since]):
+            if _base_subject(row["subject"]) == _base_subject(incoming.subject):
+                return int(row["id"])
+        return None
+
+    def _new_request(self, incoming: Incoming) -> int:
+        stamp = now()
+        table = self.db["requests"]
+        table.insert({
+            "channel": incoming.channel,
+            "requester": incoming.sender,
+            "requester_name": incoming.sender_name,
+            "reply_to": incoming.reply_to or incoming.sender,
+            "subject": incoming.subject,
+            "status": "machine" if incoming.machine else "open",
+            "machine": incoming.machine,
+            "outcome": "machine" if incoming.machine else None,
+            "received_at": incoming.received_at.isoformat(),
+            "updated_at": stamp,
+        })
+        request_id = int(table.last_pk)
+        log_event(self.db, "request.opened", request_id=request_id, channel=incoming.channel)
+        return request_id
+
+    def _store(self, incoming: Incoming, request_id: int, language: str | None) -> int:
+        table = self.db["messages"]
+        table.insert({
+            "channel": incoming.channel,
+            "external_id": incoming.external_id,
+            "direction": "in",
+            "request_id": request_id,
+            "sender": incoming.sender,
+            "sender_name": incoming.sender_name,
+            "subject": incoming.subject,
+            "text": incoming.text,
+            "new_text": incoming.new_text,
+            "raw": incoming.raw,
+            "refs": json.dumps(incoming.refs),
+            "attachments": json.dumps([asdict(a) for a in incoming.attachments]),
+            "machine": incoming.machine,
+            "problems": json.dumps(incoming.problems),
+            "language": language,
+            "received_at": incoming.received_at.isoformat(),
+            "stored_at": now(),
+        })
+        return int(table.last_pk)
+
+    def _draft(self, incoming: Incoming, request_id: int, message_id: int, match: Match, follow_up: bool) -> int:
+        notes = [f"problème de lecture : {p}" for p in incoming.problems]
+        entry = self.entries.get(match.slug) if match.slug else None
+        text = None
+        if entry is None:
+            notes.append("à traiter à la main : aucune fiche ne correspond")
+        else:
+            if entry.expired(self.today()):
+                notes.append(f"fiche « {entry.slug} » expirée le {entry.valid_until} : le brouillon dit que "
+                             "l'appel est clos, vérifiez s'il y a une nouvelle édition")
+            text = self.drafter.render(entry, sender_name=incoming.sender_name, language=match.language,
+                                       today=self.today())
+        if follow_up:
+            superseded = self.db.execute(
+                "UPDATE drafts SET state = 'superseded', decided_at = ? WHERE request_id = ? AND state = 'pending'",
+                [now(), request_id]).rowcount
+            if superseded:
+                notes.append("relance : le brouillon précédent a été remplacé")
+        table = self.db["drafts"]
+        table.insert({
+            "request_id": request_id,
+            "message_id": message_id,
+            "state": "pending",
+            "slug": entry.slug if entry else None,
+            "confidence": match.confidence,
+            "candidates": json.dumps([asdict(c) for c in match.candidates]),
+            "others": json.dumps(list(match.others), ensure_ascii=False),
+            "notes": json.dumps(notes, ensure_ascii=False),
+            "language": match.language,
+            "text": text,
+            "created_at": now(),
+        })
+        draft_id = int(table.last_pk)
+        fields = {"status": "open", "updated_at": now(), "language": match.language}
+        if not follow_up or entry is not None:
+            fields.update(slug=entry.slug if entry else None, category=entry.category if entry else None,
+                          confidence=match.confidence)
+        self.db["requests"].update(request_id, fields)
+        log_event(self.db, "draft.created", request_id=request_id, draft_id=draft_id,
+                  slug=entry.slug if entry else None, confidence=match.confidence, by_hand=entry is None)
+        return draft_id

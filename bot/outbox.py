@@ -1,0 +1,195 @@
+"""Send: the outbox worker delivers approved replies through each channel's transport.
+
+Delivery is at most once. A transport calls ``commit()`` right before the
+step that cannot be taken back (SMTP DATA, the Bot API sendMessage); the item
+is then recorded as ``sending``. After a crash, an item still ``sending`` is
+reconciled: sent if the transport finds proof (the copy in the Sent folder),
+otherwise ``uncertain`` and shown to staff instead of being sent a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from .errors import PermanentSendError, TransientSendError
+from .store import log_event, now, one
+
+log = logging.getLogger("guichet.outbox")
+
+MAX_BACKOFF_S = 3600.0
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    request_id: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    out_message_id: str
+    in_reply_to: str
+    references: list[str]
+    attempts: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> OutboxItem:
+        headers = json.loads(row["headers"])
+        return cls(id=row["id"], request_id=row["request_id"], channel=row["channel"], recipient=row["recipient"],
+                   subject=row["subject"] or "", body=row["body"], out_message_id=row["out_message_id"],
+                   in_reply_to=headers.get("in_reply_to", ""), references=headers.get("references", []),
+                   attempts=row["attempts"])
+
+
+class Transport(Protocol):
+    """A channel's way of sending one reply."""
+
+    channel: str
+
+    async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
+        """Send ``item``; call ``commit()`` just before the irreversible step; return the sent id."""
+
+    async def reconcile(self, item: OutboxItem) -> bool:
+        """After a crash: True if there is proof the item was delivered."""
+
+    async def file_copy(self, item: OutboxItem) -> None:
+        """Keep a copy where staff look for sent replies (a no-op where there is none)."""
+
+
+def backoff_s(attempts: int) -> float:
+    """Exponential backoff: 5 s, 10 s, 20 s … capped at an hour."""
+    return min(5.0 * (2 ** max(attempts - 1, 0)), MAX_BACKOFF_S)
+
+
+class Outbox:
+    """Delivers due outbox items; ``wake()`` after an approval to send at once."""
+
+    def __init__(self, db: sqlite_utils.Database, transports: dict[str, Transport],
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.db = db
+        self.transports = transports
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._wake = asyncio.Event()
+        self._last_error: dict[int, str] = {}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def recover(self) -> None:
+        """Reconcile items left ``sending`` by a crash."""
+        for row in list(self.db.query("SELECT * FROM outbox WHERE state = 'sending'")):
+            item = OutboxItem.from_row(row)
+            transport = self.transports.get(item.channel)
+            delivered = False
+            if transport is not None:
+                try:
+                    delivered = await transport.reconcile(item)
+                except Exception as exc:  # noqa: BLE001 - no proof either way: keep it uncertain
+                    log.warning("outbox %s: reconcile failed: %s", item.id, exc)
+            if delivered:
+                self._mark_sent(item, filed=True, how="reconciled")
+            else:
+                with self.db.atomic():
+                    self.db["outbox"].update(item.id, {"state": "uncertain"})
+                    log_event(self.db, "outbox.uncertain", request_id=item.request_id, outbox_id=item.id)
+                log.warning("outbox %s: interrupted while sending; not resent, staff must check "
+                            "(guichet outbox retry %s)", item.id, item.id)
+
+    def due(self) -> list[OutboxItem]:
+        marks = ",".join("?" * len(self.transports))
+        rows = self.db.query(f"SELECT * FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? "
+                             f"AND channel IN ({marks}) ORDER BY id LIMIT 50",
+                             [self.clock().isoformat(), *self.transports])
+        return [OutboxItem.from_row(r) for r in rows]
+
+    async def flush(self) -> int:
+        """Send every due item once; returns how many were sent."""
+        sent = 0
+        for item in self.due():
+            if await self._send(item):
+                sent += 1
+        for row in list(self.db.query("SELECT * FROM outbox WHERE state = 'sent' AND filed = 0 LIMIT 20")):
+            item = OutboxItem.from_row(row)
+            try:
+                await self.transports[item.channel].file_copy(item)
+            except Exception as exc:  # noqa: BLE001 - filing is best effort, retried next round
+                self._note_error(item, f"filing the copy failed: {exc}")
+                continue
+            self.db["outbox"].update(item.id, {"filed": 1})
+        return sent
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 2.0) -> None:
+        """Deliver until ``stop`` is set; the item in hand is finished first."""
+        await self.recover()
+        while not stop.is_set():
+            await self.flush()
+            self._wake.clear()
+            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+
+    def _commit_sending(self, item: OutboxItem) -> None:
+        changed = self.db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
+                                  "WHERE id = ? AND state = 'queued'", [item.id]).rowcount
+        if not changed:
+            raise PermanentSendError(f"outbox {item.id} is no longer queued")
+
+    async def _send(self, item: OutboxItem) -> bool:
+        transport = self.transports[item.channel]
+        try:
+            sent_id = await transport.send(item, lambda: self._commit_sending(item))
+        except TransientSendError as exc:
+            delay = exc.retry_after if exc.retry_after is not None else backoff_s(item.attempts + 1)
+            retry_at = self.clock() + dt.timedelta(seconds=delay)
+            with self.db.atomic():
+                self.db.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ?, "
+                                "attempts = attempts + CASE WHEN state = 'sending' THEN 0 ELSE 1 END "
+                                "WHERE id = ?", [retry_at.isoformat(), str(exc), item.id])
+            self._note_error(item, f"will retry in {delay:.0f}s: {exc}")
+            return False
+        except PermanentSendError as exc:
+            with self.db.atomic():
+                self.db["outbox"].update(item.id, {"state": "failed", "last_error": str(exc)})
+                log_event(self.db, "outbox.failed", request_id=item.request_id, outbox_id=item.id, error=str(exc))
+            log.error("outbox %s: failed for good: %s", item.id, exc)
+            return False
+        self._mark_sent(item, filed=False, how="sent", sent_id=sent_id)
+        try:
+            await transport.file_copy(item)
+            self.db["outbox"].update(item.id, {"filed": 1})
+        except Exception as exc:  # noqa: BLE001 - the reply left; the copy is retried by flush()
+            self._note_error(item, f"filing the copy failed: {exc}")
+        return True
+
+    def _note_error(self, item: OutboxItem, message: str) -> None:
+        # Log a fault once per item and kind, not on every retry.
+        if self._last_error.get(item.id) != message.split(":")[0]:
+            self._last_error[item.id] = message.split(":")[0]
+            log.warning("outbox %s (%s to %s): %s", item.id, item.channel, item.recipient, message)
+
+    def _mark_sent(self, item: OutboxItem, *, filed: bool, how: str, sent_id: str | None = None) -> None:
+        stamp = now()
+        with self.db.atomic():
+            self.db["outbox"].update(item.id, {"state": "sent", "sent_at": stamp, "filed": int(filed),
+                                               "last_error": None})
+            self.db["requests"].update(item.request_id, {"status": "answered", "answered_at": stamp,
+                                                         "updated_at": stamp})
+            existing = one(self.db, "SELECT id FROM messages WHERE channel = ? AND external_id = ?",
+                           [item.channel, sent_id or item.out_message_id])
+            if existing is None:
+                self.db["messages"].insert({
+                    "channel": item.channel, "external_id": sent_id or item.out_message_id, "direction": "out",
+                    "request_id": item.request_id, "sender": None, "subject": item.subject, "text": item.body,
+                    "received_at": stamp, "stored_at": stamp,
+                })
+            log_event(self.db, "outbox.sent", request_id=item.request_id, outbox_id=item.id, how=how)
+        self._last_error.pop(item.id, None)

@@ -1,0 +1,201 @@
+"""The review core: every staff decision on a draft, whatever the desk (terminal or Telegram).
+
+Decisions are compare-and-set on the draft's state inside one transaction, so
+two staff members acting at once cannot both decide: the second gets
+``AlreadyDecided`` naming who acted first. Approving puts the reply in the
+outbox; nothing else sends anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import make_msgid
+from typing import Any
+
+import sqlite_utils
+
+from .draft import Drafter, reply_subject
+from .errors import AlreadyDecided, NotFound, NotStaff, ReviewError
+from .knowledge import Entry
+from .store import log_event, now, one
+
+
+@dataclass(frozen=True)
+class DraftView:
+    """A draft with what staff need to decide on it."""
+
+    id: int
+    state: str
+    request_id: int
+    channel: str
+    requester: str
+    requester_name: str
+    subject: str
+    question: str
+    slug: str | None
+    confidence: float | None
+    candidates: list[dict[str, Any]]
+    others: list[str]
+    notes: list[str]
+    text: str | None
+    edited: bool
+    created_at: str
+    decided_by: str | None
+    decided_at: str | None
+    appointment: bool
+
+    @property
+    def by_hand(self) -> bool:
+        """No entry fitted: staff must write the answer."""
+        return self.text is None
+
+
+_VIEW_SQL = """
+SELECT d.*, r.channel, r.requester, r.requester_name, r.subject AS request_subject, r.appointment,
+       m.new_text, m.text AS full_text
+FROM drafts d JOIN requests r ON r.id = d.request_id JOIN messages m ON m.id = d.message_id
+"""
+
+
+def _view(row: dict[str, Any]) -> DraftView:
+    return DraftView(
+        id=row["id"], state=row["state"], request_id=row["request_id"], channel=row["channel"],
+        requester=row["requester"] or "", requester_name=row["requester_name"] or "",
+        subject=row["request_subject"] or "", question=row["new_text"] or row["full_text"] or "",
+        slug=row["slug"], confidence=row["confidence"], candidates=json.loads(row["candidates"]),
+        others=json.loads(row["others"]), notes=json.loads(row["notes"]), text=row["text"],
+        edited=bool(row["edited"]), created_at=row["created_at"], decided_by=row["decided_by"],
+        decided_at=row["decided_at"], appointment=bool(row["appointment"]),
+    )
+
+
+class Review:
+    """Staff decisions on drafts. ``is_staff(actor)`` says who may decide."""
+
+    def __init__(self, db: sqlite_utils.Database, entries: list[Entry], drafter: Drafter,
+                 is_staff: Callable[[str], bool], message_id_domain: str,
+                 on_change: Callable[[int], None] | None = None) -> None:
+        self.db = db
+        self.entries = {e.slug: e for e in entries}
+        self.drafter = drafter
+        self.is_staff = is_staff
+        self.domain = message_id_domain
+        self.on_change = on_change or (lambda draft_id: None)
+
+    def pending(self) -> list[DraftView]:
+        """Drafts waiting for a decision, oldest first."""
+        return [_view(r) for r in self.db.query(_VIEW_SQL + " WHERE d.state = 'pending' ORDER BY d.id")]
+
+    def get(self, draft_id: int) -> DraftView:
+        row = one(self.db, _VIEW_SQL + " WHERE d.id = ?", [draft_id])
+        if row is None:
+            raise NotFound(f"no draft {draft_id}")
+        return _view(row)
+
+    def _check(self, draft_id: int, actor: str) -> DraftView:
+        if not self.is_staff(actor):
+            with self.db.atomic():
+                log_event(self.db, "review.refused", draft_id=draft_id, actor=actor)
+            raise NotStaff(f"{actor} is not staff")
+        draft = self.get(draft_id)
+        if draft.state != "pending":
+            raise AlreadyDecided(draft_id, draft.state, draft.decided_by, draft.decided_at)
+        return draft
+
+    def _decide(self, draft: DraftView, state: str, actor: str, **fields: Any) -> None:
+        # Compare-and-set: only one decision can move a draft out of 'pending'.
+        stamp = now()
+        changed = self.db.execute(
+            "UPDATE drafts SET state = ?, decided_at = ?, decided_by = ? WHERE id = ? AND state = 'pending'",
+            [state, stamp, actor, draft.id]).rowcount
+        if not changed:
+            fresh = self.get(draft.id)
+            raise AlreadyDecided(draft.id, fresh.state, fresh.decided_by, fresh.decided_at)
+        self.db["requests"].update(draft.request_id, {"decided_by": actor, "updated_at": stamp, **fields})
+
+    def approve(self, draft_id: int, actor: str, text: str | None = None) -> int:
+        """Approve the draft (optionally with edited text); returns the outbox item id."""
+        draft = self._check(draft_id, actor)
+        final = text if text is not None else draft.text
+        if not final or not final.strip():
+            raise ReviewError(f"draft {draft_id} has no text: give the answer (--file or $EDITOR)")
+        if draft.by_hand:
+            outcome = "answered_by_hand"
+        elif (text is not None and text.strip() != (draft.text or "").strip()) or draft.edited:
+            outcome = "sent_after_edit"
+        else:
+            outcome = "sent_as_drafted"
+        request = one(self.db, "SELECT * FROM requests WHERE id = ?", [draft.request_id])
+        message = one(self.db, "SELECT external_id, refs FROM messages WHERE id = "
+                               "(SELECT message_id FROM drafts WHERE id = ?)", [draft_id])
+        assert request is not None and message is not None
+        refs = [*json.loads(message["refs"]), message["external_id"]]
+        with self.db.atomic():
+            self._decide(draft, "approved", actor, outcome=outcome)
+            if text is not None:
+                self.db["drafts"].update(draft_id, {"text": final, "edited": 1})
+            table = self.db["outbox"]
+            table.insert({
+                "draft_id": draft_id,
+                "request_id": draft.request_id,
+                "channel": request["channel"],
+                "recipient": request["reply_to"] or request["requester"],
+                "subject": reply_subject(request["subject"] or ""),
+                "body": final,
+                "headers": json.dumps({"in_reply_to": message["external_id"], "references": refs[-20:]}),
+                "out_message_id": make_msgid(domain=self.domain),
+                "state": "queued",
+                "next_attempt_at": now(),
+                "created_at": now(),
+            })
+            outbox_id = int(table.last_pk)
+            log_event(self.db, "draft.approved", request_id=draft.request_id, draft_id=draft_id, actor=actor,
+                      outcome=outcome, outbox_id=outbox_id)
+        self.on_change(draft_id)
+        return outbox_id
+
+    def edit(self, draft_id: int, actor: str, text: str) -> DraftView:
+        """Replace the draft's text; it stays pending for a decision."""
+        draft = self._check(draft_id, actor)
+        if not text.strip():
+            raise ReviewError("the new text is empty")
+        with self.db.atomic():
+            self.db["drafts"].update(draft.id, {"text": text, "edited": 1})
+            log_event(self.db, "draft.edited", request_id=draft.request_id, draft_id=draft_id, actor=actor)
+        return self.get(draft_id)
+
+    def choose(self, draft_id: int, actor: str, slug: str, *, today: dt.date | None = None) -> DraftView:
+        """Re-render the draft from another entry (staff picked "Autre fiche")."""
+        draft = self._check(draft_id, actor)
+        entry = self.entries.get(slug)
+        if entry is None:
+            raise NotFound(f"no knowledge entry {slug!r}")
+        language = one(self.db, "SELECT language FROM drafts WHERE id = ?", [draft_id])
+        text = self.drafter.render(entry, sender_name=draft.requester_name,
+                                   language=(language or {}).get("language") or "fr", today=today)
+        with self.db.atomic():
+            self.db["drafts"].update(draft_id, {"slug": slug, "text": text, "edited": 0})
+            self.db["requests"].update(draft.request_id, {"slug": slug, "category": entry.category,
+                                                          "updated_at": now()})
+            log_event(self.db, "draft.rechosen", request_id=draft.request_id, draft_id=draft_id, actor=actor,
+                      slug=slug)
+        return self.get(draft_id)
+
+    def reject(self, draft_id: int, actor: str) -> None:
+        """Reject the draft: the request stays open for a hand-written answer."""
+        draft = self._check(draft_id, actor)
+        with self.db.atomic():
+            self._decide(draft, "rejected", actor, status="by_hand")
+            log_event(self.db, "draft.rejected", request_id=draft.request_id, draft_id=draft_id, actor=actor)
+        self.on_change(draft_id)
+
+    def ignore(self, draft_id: int, actor: str) -> None:
+        """Not a request (spam, thanks…): closed without an answer, counted apart."""
+        draft = self._check(draft_id, actor)
+        with self.db.atomic():
+            self._decide(draft, "ignored", actor, status="ignored", outcome="ignored")
+            log_event(self.db, "draft.ignored", request_id=draft.request_id, draft_id=draft_id, actor=actor)
+        self.on_change(draft_id)

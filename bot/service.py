@@ -1,0 +1,110 @@
+"""Wiring: builds the core from a Config and runs the channels and the outbox in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import signal
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from . import knowledge
+from .channels.imap import ImapReader, SentFolder
+from .channels.mailparse import parse_mail
+from .channels.smtp import MailTransport
+from .config import Config
+from .draft import Drafter
+from .intake import Intake, Taken
+from .knowledge import Entry
+from .matcher import Matcher
+from .outbox import Outbox, Transport
+from .review import Review
+from .store import open_db
+
+log = logging.getLogger("guichet")
+
+
+def terminal_actor() -> str:
+    """The actor name recorded for decisions taken from the terminal."""
+    return f"terminal:{getpass.getuser()}"
+
+
+@dataclass
+class Core:
+    """The channel-independent heart: store, knowledge, matcher, drafter, intake, review."""
+
+    config: Config
+    db: sqlite_utils.Database
+    entries: list[Entry]
+    matcher: Matcher
+    drafter: Drafter
+    intake: Intake
+    review: Review
+    staff_ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, config: Config, db: sqlite_utils.Database | None = None) -> Core:
+        db = db or open_db(config.storage.database)
+        entries = knowledge.load(config.knowledge.dir)
+        matcher = Matcher(entries, threshold=config.matcher.threshold)
+        drafter = Drafter(config.knowledge.templates, config.network)
+        staff = {f"telegram:{i}" for i in (config.telegram.staff_ids if config.telegram else ())}
+
+        def is_staff(actor: str) -> bool:
+            # Whoever can run the CLI on this machine can read the database: staff by definition.
+            return actor.startswith("terminal:") or actor in staff
+
+        review = Review(db, entries, drafter, is_staff, config.network.message_id_domain)
+        return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff)
+
+    def take_mail(self, raw: bytes) -> Taken:
+        """Parse and take one raw e-mail."""
+        incoming = parse_mail(raw, own_domain=self.config.network.message_id_domain,
+                              own_address=self.config.network.reply_from)
+        return self.intake.take(incoming)
+
+
+class Service:
+    """``guichet run``: the mail reader, the outbox and (when configured) Telegram, until stopped."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.stop = asyncio.Event()
+        cfg = core.config
+        transports: dict[str, Transport] = {}
+        self.reader: ImapReader | None = None
+        if cfg.imap is not None:
+            self.reader = ImapReader(cfg.imap, core.db, core.take_mail)
+        if cfg.smtp is not None:
+            sent = SentFolder(cfg.imap) if cfg.imap is not None else None
+            transports["email"] = MailTransport(cfg.smtp, cfg.network, filer=sent.append if sent else None,
+                                                finder=sent.contains if sent else None)
+        self.outbox = Outbox(core.db, transports)
+        core.review.on_change = lambda draft_id: self.outbox.wake()
+
+    async def run(self) -> None:
+        """Run every configured part until ``stop`` is set (SIGTERM/SIGINT set it)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        tasks = [asyncio.create_task(self.outbox.run(self.stop), name="outbox")]
+        if self.reader is not None:
+            tasks.append(asyncio.create_task(self.reader.run(self.stop), name="imap"))
+        else:
+            log.info("no [imap] section: the mailbox is not read")
+        log.info("guichet running (%s)", self.core.config.source)
+        try:
+            done, _ = await asyncio.wait([*tasks, asyncio.create_task(self.stop.wait())],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task in tasks and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            self.stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            log.info("guichet stopped")

@@ -1,0 +1,69 @@
+"""The SQLite database: opening it, upgrading its schema, and small shared helpers.
+
+Everything that happens to a request is written here first; the rest of the
+service reads state back from it, so a crash at any point can resume.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .migrations import MIGRATIONS
+
+
+def now() -> str:
+    """The current UTC time as the ISO text stored everywhere."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def open_db(path: str | Path, *, busy_timeout_s: float = 30.0) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at ``path`` (":memory:" works too)."""
+    if str(path) == ":memory:":
+        db = sqlite_utils.Database(memory=True)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(path)
+        db.enable_wal()
+        # NORMAL is durable across process crashes in WAL mode; only a power cut
+        # can lose the last commits, and IMAP would hand those messages again.
+        db.execute("PRAGMA synchronous=NORMAL")
+    # Another process holding the lock for a few seconds must make us wait, not fail.
+    db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    db.execute("PRAGMA foreign_keys=ON")
+    migrate(db)
+    return db
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations not applied yet; return their names."""
+    if "migrations" not in db.table_names():
+        db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row["name"] for row in db.query("SELECT name FROM migrations")}
+    applied = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        with db.atomic():
+            step(db)
+            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now()])
+        applied.append(name)
+    return applied
+
+
+def log_event(db: sqlite_utils.Database, kind: str, *, request_id: int | None = None,
+              draft_id: int | None = None, actor: str | None = None, **detail: Any) -> None:
+    """Append one state change to the event log (call inside the change's transaction)."""
+    db.execute(
+        "INSERT INTO events (at, kind, request_id, draft_id, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        [now(), kind, request_id, draft_id, actor, json.dumps(detail, ensure_ascii=False, default=str)],
+    )
+
+
+def one(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+    """The first row of a query as a dict, or None."""
+    return next(iter(db.query(sql, params or [])), None)

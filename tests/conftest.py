@@ -1,0 +1,111 @@
+"""Shared fixtures: real Dovecot and aiosmtpd servers on loopback, and a Core on a temp database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import aioimaplib
+import pytest
+
+from bot.config import Config, load
+from bot.service import Core
+from tests.servers.dovecot import Dovecot
+from tests.servers.smtp import SmtpServer
+
+PASSWORD = "s3cret-pw"
+ENV = {"GUICHET_IMAP_PASSWORD": PASSWORD, "GUICHET_SMTP_PASSWORD": "unused"}
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    with Dovecot(users={"info": PASSWORD}) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+def make_config(tmp_path: Path, dovecot: Dovecot | None = None, smtp: SmtpServer | None = None,
+                extra: str = "") -> Config:
+    text = f"""
+[network]
+name = "RESACOOP"
+signature = "L'équipe de RESACOOP"
+reply_from = "info@reseau.example"
+reply_name = "RESACOOP Information"
+staff_email = "equipe@reseau.example"
+message_id_domain = "guichet.reseau.example"
+
+[storage]
+database = "{tmp_path / 'guichet.db'}"
+"""
+    if dovecot is not None:
+        text += f"""
+[imap]
+host = "127.0.0.1"
+port = {dovecot.port}
+ssl = false
+username = "info"
+poll_interval = 1
+"""
+    if smtp is not None:
+        text += f"""
+[smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+starttls = false
+timeout = 5
+"""
+    path = tmp_path / "guichet.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    return load(path, env=ENV)
+
+
+@pytest.fixture
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secrets in the environment, for tests that run the CLI."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def core(config: Config) -> Core:
+    return Core.build(config)
+
+
+async def imap_client(dovecot: Dovecot) -> aioimaplib.IMAP4:
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=dovecot.port, timeout=10)
+    await client.wait_hello_from_server()
+    await client.login("info", PASSWORD)
+    return client
+
+
+async def append(dovecot: Dovecot, *messages: bytes, mailbox: str = "INBOX") -> None:
+    """Deliver messages to the mailbox the way a mail server would (IMAP APPEND)."""
+    client = await imap_client(dovecot)
+    for raw in messages:
+        response = await client.append(raw, mailbox=mailbox)
+        assert response.result == "OK", response
+    await client.logout()
+
+
+async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns something truthy, or fail the test."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,162 @@
+"""A throwaway Dovecot IMAP server on loopback, for the tests and the benchmarks.
+
+Runs Debian's ``dovecot`` binary with its own configuration in a temporary
+directory, passwd-file users and Maildir storage. See shared notes
+``real-servers.md`` for why each setting is there (root, nobody:nogroup, short
+base_dir).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONF = """\
+instance_name = guichet-test-{port}
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+mail_fsync = never
+passdb {{
+  driver = passwd-file
+  args = {base}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {base}/users
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _greets(port: int, timeout: float) -> bool:
+    # imap-login may accept before it can greet; only "* OK" means ready.
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(64).startswith(b"* OK")
+    except OSError:
+        return False
+
+
+@dataclass
+class Dovecot:
+    """One Dovecot instance; ``start()`` then ``stop()`` (or use as a context manager)."""
+
+    users: dict[str, str] = field(default_factory=lambda: {"info": "secret"})
+    port: int = 0
+    base: Path = field(default_factory=lambda: Path("."))
+    _proc: subprocess.Popen[bytes] | None = None
+
+    host = "127.0.0.1"
+
+    def start(self) -> Dovecot:
+        if shutil.which("dovecot") is None:
+            raise RuntimeError("dovecot is not installed: run scripts/test, which installs it")
+        # Short path under /tmp: unix socket paths must stay under 108 bytes.
+        self.base = Path(tempfile.mkdtemp(prefix="gdv", dir="/tmp"))
+        self.base.chmod(0o755)
+        (self.base / "mail").mkdir()
+        lines = [
+            f"{user}:{{PLAIN}}{password}::::{self.base}/mail/{user}::"
+            for user, password in self.users.items()
+        ]
+        (self.base / "users").write_text("\n".join(lines) + "\n")
+        shutil.chown(self.base / "mail", "nobody", "nogroup")
+        self.port = self.port or free_port()
+        conf = self.base / "dovecot.conf"
+        conf.write_text(CONF.format(base=self.base, port=self.port))
+        self._proc = subprocess.Popen(
+            ["dovecot", "-c", str(conf), "-F"],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"dovecot exited: {self.log()}")
+            if _greets(self.port, 0.5):
+                return self
+            time.sleep(0.03)
+        self.stop()
+        raise RuntimeError(f"dovecot did not greet on port {self.port}: {self.log()}")
+
+    def log(self) -> str:
+        path = self.base / "dovecot.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def kill(self) -> None:
+        """Stop at once (the whole process group), keeping the mail for a restart."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        self._proc = None
+
+    def restart(self) -> None:
+        """Kill and start again on the same port with the same mail."""
+        self.kill()
+        conf = self.base / "dovecot.conf"
+        shutil.rmtree(self.base / "run", ignore_errors=True)
+        self._proc = subprocess.Popen(
+            ["dovecot", "-c", str(conf), "-F"],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if _greets(self.port, 0.5):
+                return
+            time.sleep(0.03)
+        raise RuntimeError(f"dovecot did not come back: {self.log()}")
+
+    def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> Dovecot:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,170 @@
+"""The outbox and the SMTP transport against real aiosmtpd and Dovecot servers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.channels.imap import SentFolder
+from bot.channels.smtp import MailTransport
+from bot.outbox import Outbox, OutboxItem
+from bot.service import Core
+from tests.conftest import imap_client, make_config
+from tests.mails import mail
+from tests.servers.dovecot import Dovecot, free_port
+from tests.servers.smtp import SmtpServer
+
+STAFF = "terminal:alice"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def outbox_for(core: Core, clock: Clock | None = None) -> Outbox:
+    cfg = core.config
+    assert cfg.smtp is not None
+    sent = SentFolder(cfg.imap) if cfg.imap else None
+    transport = MailTransport(cfg.smtp, cfg.network, filer=sent.append if sent else None,
+                              finder=sent.contains if sent else None)
+    return Outbox(core.db, {"email": transport}, clock=clock)
+
+
+def approve_one(core: Core, **kw: str) -> int:
+    taken = core.take_mail(mail(**kw))
+    assert taken.draft_id is not None
+    return core.review.approve(taken.draft_id, STAFF)
+
+
+async def sent_folder_ids(dovecot: Dovecot) -> list[str]:
+    client = await imap_client(dovecot)
+    await client.select("Sent")
+    found = await client.uid("fetch", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    await client.logout()
+    return [bytes(x).decode().split(":", 1)[1].strip() for x in found.lines if isinstance(x, bytearray)]
+
+
+async def test_reply_is_threaded_sent_once_and_filed(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer) -> None:
+    core = Core.build(make_config(tmp_path, dovecot, smtp))
+    outbox_id = approve_one(core, subject="Re: RE: Question financement", message_id="<q@asso.example>",
+                            headers={"References": "<older@asso.example>"})
+    outbox = outbox_for(core)
+    assert await outbox.flush() == 1
+    assert await outbox.flush() == 0
+    assert len(smtp.received) == 1
+    got = smtp.received[0]
+    assert got.rcpt_tos == ["marie@asso.example"] and got.mail_from == "info@reseau.example"
+    msg = got.message
+    row = core.db["outbox"].get(outbox_id)
+    assert msg["Subject"] == "Re: Question financement"
+    assert msg["In-Reply-To"] == "<q@asso.example>"
+    assert msg["References"] == "<older@asso.example> <q@asso.example>"
+    assert msg["Message-ID"] == row["out_message_id"]
+    assert msg["Reply-To"] == "info@reseau.example"
+    assert msg["From"] == "RESACOOP Information <info@reseau.example>"
+    assert msg["Auto-Submitted"] is None  # a person approved it
+    assert "Agence des Micro-Projets" in msg.get_content()
+    assert row["state"] == "sent" and row["filed"] == 1
+    assert await sent_folder_ids(dovecot) == [row["out_message_id"]]
+    request = core.db["requests"].get(row["request_id"])
+    assert request["status"] == "answered" and request["answered_at"]
+
+
+async def test_smtp_refusing_then_accepting_sends_exactly_once(tmp_path: Path, smtp: SmtpServer) -> None:
+    core = Core.build(make_config(tmp_path, smtp=smtp))
+    outbox_id = approve_one(core)
+    smtp.handler.refuse = 2
+    clock = Clock()
+    outbox = outbox_for(core, clock)
+    assert await outbox.flush() == 0
+    row = core.db["outbox"].get(outbox_id)
+    assert row["state"] == "queued" and "451" in row["last_error"] and row["attempts"] == 1
+    assert await outbox.flush() == 0, "not due yet: backoff"
+    clock.advance(6)
+    assert await outbox.flush() == 0
+    assert core.db["outbox"].get(outbox_id)["attempts"] == 2
+    clock.advance(11)
+    assert await outbox.flush() == 1
+    clock.advance(3600)
+    assert await outbox.flush() == 0
+    assert smtp.handler.refused == 2
+    assert len(smtp.received) == 1
+    assert core.db["outbox"].get(outbox_id)["state"] == "sent"
+
+
+async def test_smtp_down_keeps_the_reply_queued(tmp_path: Path) -> None:
+    port = free_port()
+    core = Core.build(make_config(tmp_path, extra=f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nstarttls = false\n'))
+    outbox_id = approve_one(core)
+    assert await outbox_for(core).flush() == 0
+    row = core.db["outbox"].get(outbox_id)
+    assert row["state"] == "queued" and "unreachable" in row["last_error"]
+
+
+async def test_permanent_refusal_fails_for_staff(tmp_path: Path, smtp: SmtpServer) -> None:
+    core = Core.build(make_config(tmp_path, smtp=smtp))
+    outbox_id = approve_one(core, sender="Bob <bob@asso.example>")
+    smtp.controller.handler.handle_RCPT = _refuse_rcpt  # type: ignore[attr-defined]
+    assert await outbox_for(core).flush() == 0
+    row = core.db["outbox"].get(outbox_id)
+    assert row["state"] == "failed" and "550" in row["last_error"]
+    assert smtp.received == []
+
+
+async def _refuse_rcpt(server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+    return "550 5.1.1 No such user"
+
+
+def _leave_sending(core: Core, outbox_id: int) -> OutboxItem:
+    # What a crash right after DATA (or before it) leaves behind.
+    core.db.execute("UPDATE outbox SET state = 'sending', attempts = 1 WHERE id = ?", [outbox_id])
+    return OutboxItem.from_row(core.db["outbox"].get(outbox_id))
+
+
+async def test_crash_after_send_is_reconciled_from_sent_folder(tmp_path: Path, dovecot: Dovecot,
+                                                               smtp: SmtpServer) -> None:
+    core = Core.build(make_config(tmp_path, dovecot, smtp))
+    outbox_id = approve_one(core)
+    item = _leave_sending(core, outbox_id)
+    outbox = outbox_for(core)
+    await outbox.transports["email"].file_copy(item)  # the copy was filed before the crash
+    await outbox.recover()
+    assert core.db["outbox"].get(outbox_id)["state"] == "sent"
+    assert await outbox.flush() == 0
+    assert smtp.received == []  # not sent a second time
+
+
+async def test_crash_with_no_proof_is_uncertain_not_resent(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer) -> None:
+    core = Core.build(make_config(tmp_path, dovecot, smtp))
+    outbox_id = approve_one(core)
+    _leave_sending(core, outbox_id)
+    outbox = outbox_for(core)
+    await outbox.recover()
+    assert core.db["outbox"].get(outbox_id)["state"] == "uncertain"
+    assert await outbox.flush() == 0
+    assert smtp.received == []
+    rows = core.db.query("SELECT detail FROM events WHERE kind = 'outbox.uncertain'")
+    events = [json.loads(e["detail"]) for e in rows]
+    assert events == [{"outbox_id": outbox_id}]
+
+
+@pytest.mark.parametrize("subject", ["Bonjour\r\nBcc: victim@example.org", "x\nContent-Type: text/html"])
+async def test_header_injection_is_neutralised(tmp_path: Path, smtp: SmtpServer, subject: str) -> None:
+    core = Core.build(make_config(tmp_path, smtp=smtp))
+    taken = core.take_mail(mail(subject="placeholder"))
+    core.db["requests"].update(taken.request_id, {"subject": subject})
+    core.review.approve(taken.draft_id or 0, STAFF)
+    assert await outbox_for(core).flush() == 1
+    msg = smtp.received[0].message
+    assert msg["Bcc"] is None and smtp.received[0].rcpt_tos == ["marie@asso.example"]
+    assert "\n" not in msg["Subject"] and msg.get_content_type() == "text/plain"

@@ -1,0 +1,48 @@
+"""End to end: a mail arrives in Dovecot, is drafted, approved from the CLI, and leaves by SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.service import Core, Service
+from tests.conftest import append, make_config, wait_for
+from tests.mails import mail
+from tests.servers.dovecot import Dovecot
+from tests.servers.smtp import SmtpServer
+
+
+async def test_mail_round_trip_through_the_terminal_desk(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer,
+                                                         secrets: None) -> None:
+    config = make_config(tmp_path, dovecot, smtp)
+    service = Service(Core.build(config))
+    task = asyncio.create_task(service.run())
+    try:
+        await append(dovecot, mail("Bonjour, je voudrais partir en service civique à l'étranger, comment faire ?",
+                                   subject="Service civique", message_id="<sc@asso.example>"),
+                     mail(headers={"Auto-Submitted": "auto-replied"}, subject="Absent"))
+        db = service.core.db
+        await wait_for(lambda: db["messages"].count == 2)
+        runner = CliRunner()
+        listed = runner.invoke(cli, ["--config", config.source, "drafts", "list"])
+        assert listed.exit_code == 0, listed.output
+        assert "vol-service-civique" in listed.output and "1 draft(s) pending" in listed.output
+        draft_id = service.core.review.pending()[0].id
+        shown = runner.invoke(cli, ["--config", config.source, "drafts", "show", str(draft_id)])
+        assert "service civique à l'étranger" in shown.output and "16 à 25 ans" in shown.output
+        approved = runner.invoke(cli, ["--config", config.source, "drafts", "approve", str(draft_id)])
+        assert approved.exit_code == 0, approved.output
+        await wait_for(lambda: len(smtp.received) == 1)
+        msg = smtp.received[0].message
+        assert msg["In-Reply-To"] == "<sc@asso.example>" and msg["Subject"] == "Re: Service civique"
+        again = runner.invoke(cli, ["--config", config.source, "drafts", "approve", str(draft_id)])
+        assert again.exit_code == 2 and "déjà traité" in again.output
+    finally:
+        service.stop.set()
+        await asyncio.wait_for(task, 15)
+    assert len(smtp.received) == 1  # the auto-reply was never answered
+    machine = db.execute("SELECT count(*) FROM requests WHERE status = 'machine'").fetchone()[0]
+    assert machine == 1
