@@ -274,6 +274,36 @@ def match(ctx: Context, text: str | None, as_json: bool, jsonl: bool, subject: s
             click.echo(f"  {c.slug}  {c.confidence:.2f}")
 
 
+@cli.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--misses", is_flag=True, help="Also list every line the matcher got wrong.")
+@pass_ctx
+def eval_(ctx: Context, file: str, misses: bool) -> None:
+    """Score the matcher on a labelled JSON-lines file ({id, text, subject?, expected}).
+
+    Prints top-1 accuracy (in-scope lines, abstention = miss), top-3 recall,
+    null precision and recall, and the share of confidently wrong answers.
+
+    \b
+    Example:
+      guichet eval ../shared/eval/dev.jsonl
+    """
+    from .matching.evaluate import evaluate, read_jsonl
+
+    report = evaluate(ctx.core.matcher, read_jsonl(file))
+    figures = report.figures()
+    click.echo(f"lines: {report.lines} ({report.in_scope} in scope, {report.out_of_scope} out of scope)")
+    click.echo(f"top-1 accuracy (in scope): {figures['top1_accuracy']:.1%}")
+    click.echo(f"top-3 recall (in scope):   {figures['top3_recall']:.1%}")
+    click.echo(f"null precision:            {figures['null_precision']:.1%}")
+    click.echo(f"null recall:               {figures['null_recall']:.1%}")
+    click.echo(f"confidently wrong:         {figures['confidently_wrong']:.1%}")
+    if misses:
+        for miss in report.misses:
+            click.echo(json.dumps(miss, ensure_ascii=False))
+    click.echo(json.dumps(figures))
+
+
 def main() -> None:
     cli(prog_name="guichet")
 

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from .draft import Drafter
 from .knowledge import Entry
-from .matcher import Match, Matcher
+from .matching import Match, Matcher
 from .message import Incoming
 from .store import log_event, now, one
 

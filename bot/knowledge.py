@@ -111,7 +111,8 @@ def parse_entry(path: Path) -> Entry:
     try:
         post = frontmatter.load(str(path))
     except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
-        raise KnowledgeError(name, "front matter", f"not valid YAML: {exc}") from exc
+        detail = " ".join(str(exc).split())
+        raise KnowledgeError(name, "front matter", f"not valid YAML: {detail}") from exc
     meta = post.metadata
     for key in REQUIRED:
         if key not in meta or meta[key] in (None, "", []):

@@ -18,7 +18,7 @@ from .config import Config
 from .draft import Drafter
 from .intake import Intake, Taken
 from .knowledge import Entry
-from .matcher import Matcher
+from .matching import Matcher
 from .outbox import Outbox, Transport
 from .review import Review
 from .store import open_db
@@ -48,7 +48,7 @@ class Core:
     def build(cls, config: Config, db: sqlite_utils.Database | None = None) -> Core:
         db = db or open_db(config.storage.database)
         entries = knowledge.load(config.knowledge.dir)
-        matcher = Matcher(entries, threshold=config.matcher.threshold)
+        matcher = Matcher.from_directory(entries, config.knowledge.dir, config.matcher.threshold)
         drafter = Drafter(config.knowledge.templates, config.network)
         staff = {f"telegram:{i}" for i in (config.telegram.staff_ids if config.telegram else ())}
 

@@ -1,0 +1,120 @@
+"""Text preparation for matching: fold, expand abbreviations and synonyms, drop stop words, stem."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+# Written the way people type on a phone; keys are folded (no accents, lowercase).
+ABBREVIATIONS = {
+    "asso": "association", "assos": "associations", "aap": "appel projets", "aaps": "appel projets",
+    "qqn": "quelqu", "qq1": "quelqu", "qqch": "quelque chose", "rdvs": "rendezvous",
+    "pb": "probleme", "pbs": "problemes", "tel": "telephone", "tél": "telephone", "infos": "information",
+    "info": "information", "dc": "donc", "pr": "pour", "ds": "dans", "tt": "tout", "bcp": "beaucoup",
+    "jsuis": "je suis", "chui": "je suis", "jai": "j ai", "jveux": "je veux", "jvoudrais": "je voudrais",
+    "educ": "education", "pop": "populaire", "sc": "service civique", "m2": "master", "m1": "master",
+    "newsletters": "newsletter", "mail": "courriel", "svc": "service civique",
+    "webinar": "webinaire", "webinars": "webinaire", "visio": "visioconference", "ong": "ong",
+    "subv": "subvention", "subvs": "subventions", "dossiers": "dossier", "fonjeps": "fonjep",
+}
+# Only when typed in capitals: as lowercase words they are ordinary French ("si", "ces").
+UPPER_ABBREVIATIONS = {"SI": "solidarite internationale", "CES": "corps europeen solidarite",
+                       "SC": "service civique", "RI": "relations internationales", "CA": "conseil administration"}
+
+STOP_WORDS = frozenset("""
+a ai aie ait as au aux avec avoir avons avez ont c ca ce ceci cela celle celles celui ces cet cette ceux chez
+comme comment d dans de des du donc dont elle elles en encore est et etaient etait etc ete etre eu fait faire
+faut il ils j je jusqu l la le les leur leurs lui m ma mais me meme mes moi mon n ne ni nos notre nous o on ou
+par pas peu peut peuvent plus pour pourquoi qu quand que quel quelle quelles quels qui quoi s sa sans se ses
+si son sont sur t ta te tes toi ton tous tout toute toutes tres tu un une vos votre vous y deja aussi alors
+autre autres avant apres bien car cet ici la-bas lors pendant puis sera seront serait sont soit suis es
+voudrais voudrions souhaite souhaiterais souhaitons aimerais aimerions cherche cherchons savoir possible
+bonjour bonsoir salut slt bjr cc coucou madame monsieur mesdames messieurs merci mercii cordialement
+salutations bonne journee avance svp stp sil plait vos nous notre nos vous votre genre truc trucs bref
+hello hi dear thanks thank regards best the an and or of to in for on with at by from is are be can i we
+you my our your me us it this that there what how when where which who do does would could should will have
+has please sir madam good morning afternoon am im
+""".split())
+
+# Compounds that must stay one word (split, "rendez-vous" loses its meaning to stop words).
+COMPOUNDS = {
+    r"rendez[- ]?vous": "rendezvous", r"rdv": "rendezvous", r"micro[- ]?projets?": "microprojet",
+    r"co[- ]?financ\w*": "cofinancement", r"e[- ]?mails?": "courriel", r"hors[- ]?sujet": "horssujet",
+}
+# Where Snowball merges unrelated words (département → "depart", like départ) or splits related ones.
+STEM_OVERRIDES = {
+    "departement": "departement", "departements": "departement", "departemental": "departement",
+    "departementale": "departement", "departementaux": "departement", "regional": "region",
+    "regionale": "region", "regionaux": "region", "jeunesse": "jeun", "benevole": "benevol",
+    "benevoles": "benevol", "benevolat": "benevol",
+}
+_COMPOUND = [(re.compile(r"\b" + pattern + r"\b"), word) for pattern, word in COMPOUNDS.items()]
+_FRENCH = snowballstemmer.stemmer("french")
+_ENGLISH_HINTS = frozenset("the and is are you we our my with for what how can could would please hello hi "
+                           "thanks thank looking want which where when do does i am".split())
+_FRENCH_HINTS = frozenset("le la les des et est je nous vous pour avec une un du au aux bonjour merci "
+                          "comment quand quel quelle notre votre sur dans".split())
+
+
+def fold(text: str) -> str:
+    """Lowercase, accents removed, ligatures split (œ → oe)."""
+    text = text.lower().replace("œ", "oe").replace("æ", "ae").replace("’", "'")
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def detect_language(text: str) -> str:
+    """'en' or 'fr', by counting very common words of each language."""
+    words = _WORD.findall(fold(text))
+    english = sum(w in _ENGLISH_HINTS for w in words)
+    french = sum(w in _FRENCH_HINTS for w in words)
+    return "en" if english >= 2 and english > french else "fr"
+
+
+def _expand_upper(text: str) -> str:
+    return re.sub(r"\b(" + "|".join(UPPER_ABBREVIATIONS) + r")\b",
+                  lambda m: " " + UPPER_ABBREVIATIONS[m.group(1)] + " ", text)
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """French Snowball stem of a folded word (cached: the same words recur all day)."""
+    return STEM_OVERRIDES.get(word) or str(_FRENCH.stemWord(word))
+
+
+class Synonyms:
+    """Phrase → extra words, from the curated ``knowledge/synonyms.yaml`` (data, not code)."""
+
+    def __init__(self, mapping: dict[str, str] | None = None) -> None:
+        self.patterns: list[tuple[re.Pattern[str], str]] = []
+        for phrase, target in sorted((mapping or {}).items(), key=lambda kv: -len(kv[0])):
+            self.patterns.append((re.compile(r"\b" + re.escape(fold(phrase)) + r"\b"), " " + fold(target) + " "))
+
+    def expand(self, folded: str) -> str:
+        extra = [target for pattern, target in self.patterns if pattern.search(folded)]
+        return folded + " " + " ".join(extra) if extra else folded
+
+
+def tokens(text: str, synonyms: Synonyms | None = None) -> list[str]:
+    """Stemmed content words of ``text``, abbreviations and synonyms expanded."""
+    folded = fold(_expand_upper(text))
+    for pattern, word in _COMPOUND:
+        folded = pattern.sub(word, folded)
+    words: list[str] = []
+    for word in _WORD.findall(folded):
+        words.extend(ABBREVIATIONS.get(word, word).split())
+    folded = " ".join(words)
+    if synonyms is not None:
+        folded = synonyms.expand(folded)
+    return [stem(w) for w in _WORD.findall(folded) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+
+
+def split_questions(text: str) -> list[str]:
+    """The question sentences of a message (those ending with '?'), longest context first."""
+    parts = re.split(r"(?<=[?])\s+|\n{2,}", text)
+    return [p.strip() for p in parts if p.strip().endswith("?") and len(p.strip()) > 12]
