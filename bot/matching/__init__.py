@@ -25,10 +25,11 @@ OUT_OF_SCOPE = "~"
 MAX_CHARS = 4000
 LEXICAL_HALF = 12.0
 # How the evidence is blended into one ranking score.
-BLEND = {"lexical": 0.55, "similarity": 0.25, "coverage": 0.20}
+BLEND = {"lexical": 0.7, "similarity": 0.3, "coverage": 0.0}
 # Logistic calibration of the confidence: intercept, then weights for the blended score, the lead
-# over the runner-up and the coverage. Fitted by scripts/calibrate.py; see the README.
-CALIBRATION = (-6.0, 10.0, 6.0, 2.0)
+# over the runner-up and the coverage. Fitted by scripts/calibrate.py on tests/data/questions.jsonl
+# (our own questions, not the evaluation set); see the README.
+CALIBRATION = (-3.55, 8.27, 2.16, 1.11)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 # How much a word counts by where it appears in an entry.
-FIELD_WEIGHTS = {"title": 3.0, "keywords": 3.0, "questions": 2.0, "answer": 0.5}
+FIELD_WEIGHTS = {"title": 3.0, "keywords": 3.0, "questions": 2.0, "answer": 0.3}
 K1 = 1.2
 B = 0.6
 
@@ -37,7 +37,8 @@ class Index:
                 for tok in toks:
                     weighted[tok] += FIELD_WEIGHTS[name]
             lengths.append(sum(weighted.values()))
-            self.terms.append(frozenset(weighted))
+            # Coverage counts what the entry is about, not every scheme its answer mentions in passing.
+            self.terms.append(frozenset(t for name, toks in doc.fields.items() if name != "answer" for t in toks))
             for tok, tf in weighted.items():
                 self.postings[tok].append((number, tf))
         average = sum(lengths) / max(len(lengths), 1)
@@ -91,5 +92,11 @@ class Index:
         questions = self.documents[number].questions
         if not questions or not query:
             return 0.0
-        found = process.extractOne(query, questions, scorer=fuzz.token_set_ratio)
+        # token_set_ratio alone says 100 when a one-word query is inside a question; averaging with
+        # token_sort_ratio makes a short query earn less than a full paraphrase.
+        found = process.extractOne(query, questions, scorer=_similarity)
         return float(found[1]) / 100 if found else 0.0
+
+
+def _similarity(a: str, b: str, **kwargs: object) -> float:
+    return (fuzz.token_set_ratio(a, b) + fuzz.token_sort_ratio(a, b)) / 2

@@ -39,6 +39,7 @@ salutations bonne journee avance svp stp sil plait vos nous notre nos vous votre
 hello hi dear thanks thank regards best the an and or of to in for on with at by from is are be can i we
 you my our your me us it this that there what how when where which who do does would could should will have
 has please sir madam good morning afternoon am im
+va vais vont fais fait peux veux veut voulons voulez dois doit devons ok okay oui non
 """.split())
 
 # Compounds that must stay one word (split, "rendez-vous" loses its meaning to stop words).
