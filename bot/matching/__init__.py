@@ -109,8 +109,10 @@ class Matcher:
         prepared = [tokens(q, self.synonyms) for q in questions]
         return Document(
             key=key,
+            # The answer is indexed as written: synonyms serve to bridge how people ask, which the
+            # title, keywords and example questions describe.
             fields={"title": tokens(title, self.synonyms), "keywords": tokens(" ".join(keywords), self.synonyms),
-                    "questions": [t for q in prepared for t in q], "answer": tokens(answer, self.synonyms)},
+                    "questions": [t for q in prepared for t in q], "answer": tokens(answer)},
             questions=tuple(" ".join(q) for q in prepared),
         )
 
@@ -128,12 +130,9 @@ class Matcher:
     def features(self, text: str, subject: str = "") -> list[Features]:
         """Per-candidate evidence, best first (for ranking, calibration and evaluation)."""
         query, unknown = self._prepare(f"{subject}\n{text}")
-        raw = self.index.score(query)
-        if not raw:
-            return []
         joined = " ".join(query)
         found = []
-        for number, score in sorted(raw.items(), key=lambda kv: -kv[1])[:12]:
+        for number, score in self.index.score(query):
             found.append(Features(
                 key=self.index.documents[number].key,
                 lexical=score / (score + LEXICAL_HALF),

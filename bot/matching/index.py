@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 # How much a word counts by where it appears in an entry.
@@ -28,30 +28,48 @@ class Index:
 
     def __init__(self, documents: list[Document]) -> None:
         self.documents = documents
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        lengths: list[float] = []
         self.terms: list[frozenset[str]] = []
+        term_ids: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[float] = []
+        lengths: list[float] = []
         for number, doc in enumerate(documents):
-            weighted: Counter[str] = Counter()
+            weighted: dict[str, float] = defaultdict(float)
             for name, toks in doc.fields.items():
-                for tok in toks:
-                    weighted[tok] += FIELD_WEIGHTS[name]
+                weight = FIELD_WEIGHTS[name]
+                for tok, count in Counter(toks).items():
+                    weighted[tok] += weight * count
             lengths.append(sum(weighted.values()))
             # Coverage counts what the entry is about, not every scheme its answer mentions in passing.
-            self.terms.append(frozenset(t for name, toks in doc.fields.items() if name != "answer" for t in toks))
-            for tok, tf in weighted.items():
-                self.postings[tok].append((number, tf))
-        average = sum(lengths) / max(len(lengths), 1)
-        self.norms = [K1 * (1 - B + B * length / average) for length in lengths]
+            self.terms.append(frozenset().union(*(toks for name, toks in doc.fields.items() if name != "answer")))
+            rows.extend(term_ids.setdefault(tok, len(term_ids)) for tok in weighted)
+            cols.extend([number] * len(weighted))
+            tfs.extend(weighted.values())
+        # Postings as one sorted array per column (CSR): each word's documents and its saturated
+        # BM25F weight in each are computed once here; a query only adds slices.
+        term = np.array(rows, dtype=np.int64)
+        doc_of = np.array(cols, dtype=np.int64)
+        tf_of = np.array(tfs, dtype=np.float64)
+        average = float(np.mean(lengths)) if lengths else 1.0
+        norms = K1 * (1 - B + B * np.array(lengths, dtype=np.float64) / average)
+        df = np.bincount(term, minlength=len(term_ids)).astype(np.float64)
         total = len(documents)
-        self.idf = {tok: math.log(1 + (total - len(p) + 0.5) / (len(p) + 0.5)) for tok, p in self.postings.items()}
-        self.vocabulary = sorted(self.postings)
+        idf = np.log(1 + (total - df + 0.5) / (df + 0.5))
+        order = np.argsort(term, kind="stable")
+        self._docs = doc_of[order]
+        self._weights = (idf[term] * tf_of * (K1 + 1) / (tf_of + norms[doc_of]))[order]
+        self._offsets = np.concatenate(([0], np.cumsum(df).astype(np.int64)))
+        self._term_ids = term_ids
+        self.idf = dict(zip(term_ids, idf.tolist(), strict=True))
+        self.size = total
+        self.vocabulary = sorted(term_ids)
         self.max_idf = max(self.idf.values(), default=1.0)
         self._corrections: dict[str, str | None] = {}
 
     def correct(self, token: str) -> str | None:
         """The known word closest to an unknown one (typos), or None."""
-        if token in self.postings:
+        if token in self._term_ids:
             return token
         if len(token) < 5 or token.isdigit():
             return None
@@ -60,17 +78,18 @@ class Index:
             self._corrections[token] = found[0] if found else None
         return self._corrections[token]
 
-    def score(self, query: list[str]) -> dict[int, float]:
-        """BM25F score of every document sharing a word with ``query``."""
-        scores: dict[int, float] = defaultdict(float)
+    def score(self, query: list[str], top: int = 12) -> list[tuple[int, float]]:
+        """The ``top`` documents by BM25F score for ``query``, best first (only those sharing a word)."""
+        scores = np.zeros(self.size)
         for tok, count in Counter(query).items():
-            postings = self.postings.get(tok)
-            if not postings:
-                continue
-            idf = self.idf[tok] * (1 + 0.3 * (count - 1))
-            for number, tf in postings:
-                scores[number] += idf * tf * (K1 + 1) / (tf + self.norms[number])
-        return scores
+            term = self._term_ids.get(tok)
+            if term is not None:
+                start, end = self._offsets[term], self._offsets[term + 1]
+                scores[self._docs[start:end]] += self._weights[start:end] * (1 + 0.3 * (count - 1))
+        hits = np.flatnonzero(scores)
+        if len(hits) > top:
+            hits = hits[np.argpartition(-scores[hits], top)[:top]]
+        return sorted(((int(d), float(scores[d])) for d in hits), key=lambda kv: -kv[1])
 
     def coverage(self, number: int, query: list[str], unknown: int = 0) -> float:
         """Share of the query's information (idf-weighted) found in the document, in [0, 1].

@@ -54,7 +54,8 @@ STEM_OVERRIDES = {
     "regionale": "region", "regionaux": "region", "jeunesse": "jeun", "benevole": "benevol",
     "benevoles": "benevol", "benevolat": "benevol",
 }
-_COMPOUND = [(re.compile(r"\b" + pattern + r"\b"), word) for pattern, word in COMPOUNDS.items()]
+_COMPOUND_WORDS = list(COMPOUNDS.values())
+_COMPOUND = re.compile(r"\b(?:" + "|".join(f"({pattern})" for pattern in COMPOUNDS) + r")\b")
 _FRENCH = snowballstemmer.stemmer("french")
 _ENGLISH_HINTS = frozenset("the and is are you we our my with for what how can could would please hello hi "
                            "thanks thank looking want which where when do does i am".split())
@@ -65,8 +66,8 @@ _FRENCH_HINTS = frozenset("le la les des et est je nous vous pour avec une un du
 def fold(text: str) -> str:
     """Lowercase, accents removed, ligatures split (œ → oe)."""
     text = text.lower().replace("œ", "oe").replace("æ", "ae").replace("’", "'")
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c))
+    # NFKD splits letters from accents; dropping what is not ASCII then keeps the bare letters.
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def detect_language(text: str) -> str:
@@ -78,13 +79,14 @@ def detect_language(text: str) -> str:
 
 
 def _expand_upper(text: str) -> str:
+    if not any(abbreviation in text for abbreviation in UPPER_ABBREVIATIONS):
+        return text  # the common case, found without a regex scan
     return re.sub(r"\b(" + "|".join(UPPER_ABBREVIATIONS) + r")\b",
                   lambda m: " " + UPPER_ABBREVIATIONS[m.group(1)] + " ", text)
 
 
-@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """French Snowball stem of a folded word (cached: the same words recur all day)."""
+    """French Snowball stem of a folded word."""
     return STEM_OVERRIDES.get(word) or str(_FRENCH.stemWord(word))
 
 
@@ -92,27 +94,41 @@ class Synonyms:
     """Phrase → extra words, from the curated ``knowledge/synonyms.yaml`` (data, not code)."""
 
     def __init__(self, mapping: dict[str, str] | None = None) -> None:
-        self.patterns: list[tuple[re.Pattern[str], str]] = []
-        for phrase, target in sorted((mapping or {}).items(), key=lambda kv: -len(kv[0])):
-            self.patterns.append((re.compile(r"\b" + re.escape(fold(phrase)) + r"\b"), " " + fold(target) + " "))
+        # Phrases by their first word: most words start no phrase and cost one look-up.
+        self.by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for phrase, target in (mapping or {}).items():
+            words = tuple(_WORD.findall(fold(phrase)))
+            if words:
+                self.by_first.setdefault(words[0], []).append((words, fold(target)))
 
     def expand(self, folded: str) -> str:
-        extra = [target for pattern, target in self.patterns if pattern.search(folded)]
+        words = _WORD.findall(folded)
+        extra: dict[str, None] = {}
+        for start, word in enumerate(words):
+            for phrase, target in self.by_first.get(word, ()):
+                if len(phrase) == 1 or tuple(words[start:start + len(phrase)]) == phrase:
+                    extra[target] = None
         return folded + " " + " ".join(extra) if extra else folded
+
+
+def _group(match: re.Match[str]) -> int:
+    # Each compound pattern is a group of its own (patterns here have no groups inside).
+    return (match.lastindex or 1) - 1
+
+
+@lru_cache(maxsize=262144)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    # Per-word work (abbreviation, stop word, stem) is cached: the same words recur all day.
+    return tuple(stem(w) for w in ABBREVIATIONS.get(word, word).split()
+                 if w not in STOP_WORDS and (len(w) > 1 or w.isdigit()))
 
 
 def tokens(text: str, synonyms: Synonyms | None = None) -> list[str]:
     """Stemmed content words of ``text``, abbreviations and synonyms expanded."""
-    folded = fold(_expand_upper(text))
-    for pattern, word in _COMPOUND:
-        folded = pattern.sub(word, folded)
-    words: list[str] = []
-    for word in _WORD.findall(folded):
-        words.extend(ABBREVIATIONS.get(word, word).split())
-    folded = " ".join(words)
+    folded = _COMPOUND.sub(lambda m: _COMPOUND_WORDS[_group(m)], fold(_expand_upper(text)))
     if synonyms is not None:
         folded = synonyms.expand(folded)
-    return [stem(w) for w in _WORD.findall(folded) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+    return [tok for word in _WORD.findall(folded) for tok in _word_tokens(word)]
 
 
 def split_questions(text: str) -> list[str]:
