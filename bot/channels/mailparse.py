@@ -7,12 +7,14 @@ source and, when something was wrong, a ``problems`` note for staff.
 from __future__ import annotations
 
 import email
+import email.errors
 import email.utils
 import hashlib
 import re
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.header import decode_header, make_header
+from email.message import Message
 from typing import Any
 
 import html2text
@@ -34,12 +36,15 @@ _REPLY_PARSER = EmailReplyParser(languages=["fr", "en"])
 
 
 def _header(msg: Message, name: str) -> str:
-    # policy.default parses lazily and can raise on a malformed header value.
+    """A header decoded from RFC 2047 encoded words, control characters removed; never raises."""
+    value = msg.get(name)
+    if value is None:
+        return ""
     try:
-        value = msg.get(name)
-    except Exception:  # noqa: BLE001 - any defect in one header must not lose the mail
-        value = msg.get_all(name, [""])[0] if hasattr(msg, "get_all") else ""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value or "")).strip()
+        text = str(make_header(decode_header(str(value))))
+    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+        text = str(value)
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
 def _decode(part: Message) -> str:
@@ -56,6 +61,13 @@ def _decode(part: Message) -> str:
             return payload.decode("utf-8")
         except UnicodeDecodeError:
             return payload.decode("cp1252", errors="replace")
+
+
+def _decoded(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+        return value
 
 
 def html_to_text(html: str) -> str:
@@ -82,7 +94,7 @@ def _bodies(msg: Message) -> tuple[str, str, list[Attachment]]:
         if _is_attachment(part):
             payload = part.get_payload(decode=True)
             attachments.append(Attachment(
-                filename=str(part.get_filename() or ""),
+                filename=_decoded(part.get_filename() or ""),
                 content_type=part.get_content_type(),
                 size=len(payload) if isinstance(payload, bytes) else 0,
             ))
@@ -156,10 +168,12 @@ def parse_mail(raw: bytes, *, own_domain: str = "", own_address: str = "") -> In
     """Parse one raw mail; never raises (problems are recorded on the result)."""
     problems: list[str] = []
     try:
-        msg: Any = email.message_from_bytes(raw, policy=policy.default)
+        # compat32 keeps headers as text: much faster than policy.default's header objects,
+        # and we decode the few we use ourselves.
+        msg: Any = email.message_from_bytes(raw, policy=policy.compat32)
     except Exception as exc:  # noqa: BLE001
         problems.append(f"unparseable MIME: {exc!r}")
-        msg = EmailMessage()
+        msg = Message()
     try:
         return _parse(msg, raw, own_domain, own_address, problems)
     except Exception as exc:  # noqa: BLE001 - keep the raw source and let staff read it

@@ -1,0 +1,100 @@
+"""The command line: stable machine-readable output, help for every command, docs in the README."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import REPO_ROOT
+
+
+def commands(group: click.Group, prefix: str = "") -> list[str]:
+    found = []
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            found += commands(command, f"{full} ")
+        else:
+            found.append(full)
+    return found
+
+
+ALL = commands(cli)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_command_has_help_with_an_example(name: str) -> None:
+    result = CliRunner().invoke(cli, [*name.split(), "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output, f"guichet {name} --help has no example"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_command_is_in_the_readme(name: str) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert f"guichet {name}" in readme, f"guichet {name} is not documented in README.md"
+
+
+def test_match_json_shape(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["match", "--json", "Comment partir en service civique à l'étranger ?"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"slug", "confidence", "candidates"}
+    assert data["slug"] == "vol-service-civique"
+    assert 0 <= data["confidence"] <= 1
+    assert data["candidates"][0] == {"slug": "vol-service-civique", "confidence": data["confidence"]}
+
+
+def test_match_json_abstains_with_null() -> None:
+    result = CliRunner().invoke(cli, ["match", "--json", "Quelle heure est-il à Tokyo ?"])
+    assert json.loads(result.output)["slug"] is None
+
+
+def test_match_jsonl_one_line_per_input() -> None:
+    lines = [{"id": "a", "text": "comment adhérer au réseau ?"},
+             {"id": 7, "text": "merci beaucoup", "channel": "telegram"},
+             {"id": "c", "text": "Bonjour", "subject": "Festisol : coup de pouce"}]
+    stdin = "\n".join(json.dumps(x) for x in lines) + "\n\n"
+    result = CliRunner().invoke(cli, ["match", "--jsonl"], input=stdin)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [o["id"] for o in out] == ["a", 7, "c"]
+    assert [set(o) for o in out] == [{"id", "slug", "confidence"}] * 3
+    assert out[0]["slug"] == "acc-adhesion" and out[1]["slug"] is None and out[2]["slug"] == "fin-festisol"
+
+
+def test_eval_prints_the_figures() -> None:
+    result = CliRunner().invoke(cli, ["eval", "tests/data/questions.jsonl"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.splitlines()[-1])
+    assert set(figures) == {"top1_accuracy", "top3_recall", "null_precision", "null_recall",
+                            "confidently_wrong", "lines"}
+    assert "top-1 accuracy (in scope)" in result.output
+
+
+def test_ask_prints_entry_and_draft() -> None:
+    result = CliRunner().invoke(cli, ["ask", "Comment financer un micro-projet au Togo avec notre petite asso ?"])
+    assert result.exit_code == 0, result.output
+    assert "entry: fin-amp-microprojets" in result.output
+    assert "--- draft ---" in result.output and "Agence des Micro-Projets" in result.output
+
+
+def test_config_error_names_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "guichet.toml"
+    bad.write_text('[imap]\nhost = "x"\nusername = "u"\nport = "993"\n')
+    result = CliRunner().invoke(cli, ["--config", str(bad), "drafts", "list"], env={"GUICHET_IMAP_PASSWORD": "p"})
+    assert result.exit_code == 2
+    assert "config: imap.port: expected int, got '993'" in result.output
+
+
+def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
+    bad = tmp_path / "guichet.toml"
+    bad.write_text('[smtp]\nhost = "smtp.example.org"\n')
+    result = CliRunner().invoke(cli, ["--config", str(bad), "drafts", "list"], env={"GUICHET_SMTP_PASSWORD": ""})
+    assert result.exit_code == 2
+    assert "smtp.password: environment variable GUICHET_SMTP_PASSWORD is not set" in result.output
