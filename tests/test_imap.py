@@ -121,3 +121,43 @@ async def test_server_dropped_mid_idle_reconnects(tmp_path: Path, dovecot: Dovec
     stop.set()
     await asyncio.wait_for(task, 10)
     assert stored(core) == ["<before@asso.example>", "<after@asso.example>"]
+
+
+async def test_polling_fallback_when_idle_is_off(tmp_path: Path, dovecot: Dovecot) -> None:
+    core = Core.build(make_config(tmp_path, dovecot, extra=""))
+    assert core.config.imap is not None
+    from dataclasses import replace
+
+    cfg = replace(core.config.imap, idle=False, poll_interval=0.2)
+    reader = ImapReader(cfg, core.db, core.take_mail)
+    polls = {"n": 0}
+    original = reader.catch_up
+
+    async def counting_catch_up(client, uidvalidity):  # type: ignore[no-untyped-def]
+        polls["n"] += 1
+        return await original(client, uidvalidity)
+
+    reader.catch_up = counting_catch_up  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(reader.run(stop))
+    await wait_for(reader.connected.is_set)
+    await append(dovecot, mail(message_id="<polled@asso.example>"))
+    await wait_for(lambda: stored(core) == ["<polled@asso.example>"], timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert polls["n"] >= 2  # it found the message by polling again, not through IDLE
+
+
+async def test_wrong_password_is_reported_plainly(tmp_path: Path, dovecot: Dovecot) -> None:
+    from dataclasses import replace
+
+    from bot.channels.imap import ImapError, connect
+
+    core = Core.build(make_config(tmp_path, dovecot))
+    assert core.config.imap is not None
+    try:
+        await connect(replace(core.config.imap, password="wrong"))
+    except ImapError as exc:
+        assert "wrong user name or password" in str(exc)
+    else:
+        raise AssertionError("login with a wrong password succeeded")

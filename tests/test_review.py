@@ -137,3 +137,42 @@ def test_expired_entry_says_closed(tmp_path, config) -> None:  # type: ignore[no
     assert view.text and "clos depuis le 31/03/2025" in view.text
     assert any("expirée" in n for n in view.notes)
     assert dt.date(2025, 3, 31) < dt.date.today()
+
+
+def test_cli_approve_with_editor_sends_the_edited_text(tmp_path, secrets) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path)
+    core = Core.build(config)
+    draft_id = drafted(core)
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Bonjour, texte revu par Alice.\\n" > "$1"\n')
+    editor.chmod(0o755)
+    result = CliRunner().invoke(cli, ["--config", config.source, "drafts", "approve", str(draft_id), "--edit"],
+                                env={"EDITOR": str(editor)})
+    assert result.exit_code == 0, result.output
+    row = core.db.execute("SELECT body FROM outbox WHERE draft_id = ?", [draft_id]).fetchone()
+    assert row[0] == "Bonjour, texte revu par Alice.\n"
+    assert core.db["requests"].get(core.review.get(draft_id).request_id)["outcome"] == "sent_after_edit"
+
+
+def test_cli_approve_from_file(tmp_path, secrets) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path)
+    core = Core.build(config)
+    draft_id = drafted(core, text="Pouvez-vous me prêter votre salle samedi pour un anniversaire ?", subject="salle")
+    answer = tmp_path / "answer.txt"
+    answer.write_text("Bonjour, nous ne prêtons pas de salle.\n")
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["--config", config.source, "drafts", "approve", str(draft_id)])
+    assert refused.exit_code == 2 and "has no text" in refused.output
+    ok = runner.invoke(cli, ["--config", config.source, "drafts", "approve", str(draft_id), "--file", str(answer)])
+    assert ok.exit_code == 0, ok.output
+    assert core.db["requests"].get(core.review.get(draft_id).request_id)["outcome"] == "answered_by_hand"
