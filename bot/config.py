@@ -34,6 +34,8 @@ class NetworkConfig:
     staff_email: str = ""
     message_id_domain: str = "guichet.reseau.example"
     timezone: str = "Europe/Paris"
+    # Office hours on weekdays, for the acknowledgement Telegram users get ("HH:MM-HH:MM").
+    office_hours: str = "09:00-17:30"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,11 @@ class SmtpConfig:
 class TelegramConfig:
     staff_chat_id: int
     staff_ids: tuple[int, ...] = ()
+    # Also accept members of the staff chat as staff (checked with getChatMember).
+    staff_chat_members: bool = True
     base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    poll_timeout: int = 30
     token: str = field(default="", repr=False)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import sqlite_utils
@@ -23,6 +24,8 @@ from .store import log_event, now, one
 
 # A message with the same sender and subject within this many days joins the request.
 SAME_SUBJECT_DAYS = 30
+# A message in the same chat within this many hours joins the request.
+CONVERSATION_HOURS = 48
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Intake:
         self.matcher = matcher
         self.drafter = drafter
         self._today = today
+        # Told the id of each new draft (the staff desks post it at once instead of at their next poll).
+        self.on_draft: Callable[[int], None] = lambda draft_id: None
 
     def today(self) -> dt.date:
         return self._today or dt.date.today()
@@ -74,6 +79,7 @@ class Intake:
                 return Taken(message_id, request_id, None, follow_up=follow_up)
             assert match is not None
             draft_id = self._draft(incoming, request_id, message_id, match, follow_up)
+        self.on_draft(draft_id)
         return Taken(message_id, request_id, draft_id, follow_up=follow_up)
 
     def _request_for(self, incoming: Incoming) -> int | None:
@@ -86,6 +92,12 @@ class Intake:
                                       "ORDER BY id DESC LIMIT 1", list(incoming.refs))
             if row:
                 return int(row["request_id"])
+        if incoming.conversation and not incoming.machine:
+            since = (incoming.received_at - dt.timedelta(hours=CONVERSATION_HOURS)).isoformat()
+            row = one(self.db, "SELECT id FROM requests WHERE channel = ? AND conversation = ? AND received_at >= ? "
+                               "AND status NOT IN ('ignored', 'forgotten') ORDER BY id DESC LIMIT 1",
+                      [incoming.channel, incoming.conversation, since])
+            return int(row["id"]) if row else None
         if incoming.machine or not incoming.sender or not _base_subject(incoming.subject):
             return None
         since = (incoming.received_at - dt.timedelta(days=SAME_SUBJECT_DAYS)).isoformat()
@@ -105,6 +117,7 @@ class Intake:
             "requester_name": incoming.sender_name,
             "reply_to": incoming.reply_to or incoming.sender,
             "subject": incoming.subject,
+            "conversation": incoming.conversation or None,
             "status": "machine" if incoming.machine else "open",
             "machine": incoming.machine,
             "outcome": "machine" if incoming.machine else None,

@@ -39,3 +39,5 @@ class Incoming:
     attachments: list[Attachment] = field(default_factory=list)
     machine: str | None = None
     problems: list[str] = field(default_factory=list)
+    # A channel's running conversation (a Telegram chat): recent messages in it join one request.
+    conversation: str = ""

@@ -117,6 +117,29 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def m002_conversations_and_desk(db: sqlite_utils.Database) -> None:
+    """Telegram: a conversation key to join follow-ups, and the staff desk's posted messages."""
+    db.executescript(
+        """
+        ALTER TABLE requests ADD COLUMN conversation TEXT;
+        CREATE INDEX requests_conversation ON requests(channel, conversation);
+        CREATE TABLE desk_posts (
+            id INTEGER PRIMARY KEY,
+            draft_id INTEGER NOT NULL REFERENCES drafts(id),
+            desk TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'draft',
+            state TEXT NOT NULL DEFAULT 'open',
+            posted_at TEXT NOT NULL
+        );
+        CREATE INDEX desk_posts_draft ON desk_posts(draft_id, desk);
+        CREATE UNIQUE INDEX desk_posts_message ON desk_posts(desk, chat_id, message_id);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
+    ("002_conversations_and_desk", m002_conversations_and_desk),
 ]

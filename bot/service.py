@@ -14,6 +14,8 @@ from . import knowledge
 from .channels.imap import ImapReader, SentFolder
 from .channels.mailparse import parse_mail
 from .channels.smtp import MailTransport
+from .channels.telegram import TelegramChannel, TelegramTransport
+from .channels.telegram_desk import StaffDesk
 from .config import Config
 from .draft import Drafter
 from .intake import Intake, Taken
@@ -54,7 +56,8 @@ class Core:
 
         def is_staff(actor: str) -> bool:
             # Whoever can run the CLI on this machine can read the database: staff by definition.
-            return actor.startswith("terminal:") or actor in staff
+            # A Telegram actor is "telegram:<id>:<name>"; only the id counts.
+            return actor.startswith("terminal:") or ":".join(actor.split(":", 2)[:2]) in staff
 
         review = Review(db, entries, drafter, is_staff, config.network.message_id_domain)
         return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff)
@@ -81,6 +84,12 @@ class Service:
             sent = SentFolder(cfg.imap) if cfg.imap is not None else None
             transports["email"] = MailTransport(cfg.smtp, cfg.network, filer=sent.append if sent else None,
                                                 finder=sent.contains if sent else None)
+        self.telegram: TelegramChannel | None = None
+        if cfg.telegram is not None:
+            desk = StaffDesk(cfg.telegram, cfg.network, core.db, core.review, core.entries, core.staff_ids)
+            self.telegram = TelegramChannel(cfg.telegram, cfg.network, core.intake, desk)
+            transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None)
+            core.intake.on_draft = lambda draft_id: desk.wake()
         self.outbox = Outbox(core.db, transports)
         core.review.on_change = lambda draft_id: self.outbox.wake()
 
@@ -97,6 +106,8 @@ class Service:
             tasks.append(asyncio.create_task(self.reader.run(self.stop), name="imap"))
         else:
             log.info("no [imap] section: the mailbox is not read")
+        if self.telegram is not None:
+            tasks.append(asyncio.create_task(self.telegram.run(self.stop), name="telegram"))
         log.info("guichet running (%s)", self.core.config.source)
         try:
             done, _ = await asyncio.wait([*tasks, asyncio.create_task(self.stop.wait())],

@@ -15,7 +15,8 @@ from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
 
 PASSWORD = "s3cret-pw"
-ENV = {"GUICHET_IMAP_PASSWORD": PASSWORD, "GUICHET_SMTP_PASSWORD": "unused"}
+ENV = {"GUICHET_IMAP_PASSWORD": PASSWORD, "GUICHET_SMTP_PASSWORD": "unused",
+       "GUICHET_TELEGRAM_TOKEN": "123456:TEST-token"}
 
 
 @pytest.fixture
@@ -109,3 +110,21 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):  #
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
         await asyncio.sleep(interval)
+
+
+STAFF_CHAT = -100777
+ALICE, BOB, MALLORY, HOLDER = 111, 222, 999, 555
+
+
+@pytest.fixture
+async def botapi():  # type: ignore[no-untyped-def]
+    from tests.servers.botapi import BotApiServer
+
+    server = await BotApiServer().start()
+    yield server
+    await server.stop()
+
+
+def telegram_section(botapi) -> str:  # type: ignore[no-untyped-def]
+    return (f"\n[telegram]\nstaff_chat_id = {STAFF_CHAT}\nstaff_ids = [{ALICE}, {BOB}]\n"
+            f'base_url = "{botapi.base_url}"\nbase_file_url = "{botapi.base_url}"\npoll_timeout = 1\n')
