@@ -205,3 +205,27 @@ async def test_forget_me(tmp_path: Path, botapi: BotApiServer) -> None:
     assert tuple(message) == (None, None, None)
     assert request["requester"] is None and request["status"] == "forgotten"
     assert request["received_at"]  # the anonymous row still counts
+
+
+async def test_no_match_is_posted_for_hand_answer(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)):
+        botapi.message(HOLDER, HOLDER, "quelle est la recette du mafé ?")
+        draft_id, _, text = await posted(botapi)
+    assert "À traiter à la main" in text and "candidats" in text
+    keyboard = staff_posts(botapi)[0].params["reply_markup"]["inline_keyboard"]
+    labels = [button["text"] for row in keyboard for button in row]
+    assert "✅ Envoyer" not in labels and "✏️ Écrire la réponse" in labels
+    del draft_id
+
+
+def test_office_hours() -> None:
+    import datetime as dt
+
+    from bot.channels.telegram import in_office_hours, split_text
+
+    monday_morning = dt.datetime(2026, 11, 23, 10, 0)
+    assert in_office_hours(monday_morning, "09:00-17:30")
+    assert not in_office_hours(monday_morning.replace(hour=20), "09:00-17:30")
+    assert not in_office_hours(dt.datetime(2026, 11, 22, 10, 0), "09:00-17:30")  # Sunday
+    parts = split_text(("paragraphe " * 50 + "\n\n") * 20, limit=1000)
+    assert all(len(p) <= 1000 for p in parts) and len(parts) > 1
