@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,6 +17,7 @@ from .config import Config, load
 from .errors import GuichetError
 from .review import DraftView
 from .service import Core, Service, terminal_actor
+from .store import open_db
 
 
 class Context:
@@ -302,6 +304,125 @@ def eval_(ctx: Context, file: str, misses: bool) -> None:
         for miss in report.misses:
             click.echo(json.dumps(miss, ensure_ascii=False))
     click.echo(json.dumps(figures))
+
+
+@cli.group()
+def requests() -> None:
+    """Requests: record a hand-written answer, mark a support appointment."""
+
+
+@requests.command("answered")
+@click.argument("request_id", type=int)
+@click.option("--entry", "slug", help="The knowledge entry the answer was about (for the statistics).")
+@pass_ctx
+def requests_answered(ctx: Context, request_id: int, slug: str | None) -> None:
+    """Record that staff answered a request themselves (outcome: answered by hand).
+
+    \b
+    Example:
+      guichet requests answered 42 --entry acc-rendez-vous
+    """
+    ctx.core.review.answered_by_hand(request_id, terminal_actor(), slug)
+    click.echo(f"request {request_id} recorded as answered by hand")
+
+
+@requests.command("appointment")
+@click.argument("request_id", type=int)
+@click.option("--off", is_flag=True, help="Remove the mark.")
+@pass_ctx
+def requests_appointment(ctx: Context, request_id: int, off: bool) -> None:
+    """Mark a request as needing a personal support appointment (counted apart).
+
+    \b
+    Example:
+      guichet requests appointment 42
+    """
+    ctx.core.review.set_appointment(request_id, terminal_actor(), on=not off)
+    click.echo(f"request {request_id}: appointment {'removed' if off else 'marked'}")
+
+
+@cli.group()
+def stats() -> None:
+    """Statistics: the month's export and the yearly count."""
+
+
+def _tz(config: Config) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(config.network.timezone)
+
+
+@stats.command("export")
+@click.option("--month", required=True, help="The month, YYYY-MM.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder (default: reports.out_dir).")
+@pass_ctx
+def stats_export(ctx: Context, month: str, out_dir: str | None) -> None:
+    """Write the month's requests CSV, summary CSV and XLSX, and chart PNG.
+
+    \b
+    Example:
+      guichet stats export --month 2026-10 --out exports/
+    """
+    from .export import export_period
+    from .stats import month_summary
+
+    try:
+        year, number = (int(x) for x in month.split("-"))
+        if not 1 <= number <= 12:
+            raise ValueError
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM, e.g. 2026-10", param_hint="--month") from exc
+    config = ctx.config
+    db = open_db(config.storage.database)
+    summary = month_summary(db, year, number, _tz(config))
+    paths = export_period(summary, Path(out_dir or config.reports.out_dir), config.network.name, year, number)
+    click.echo(f"{summary.period}: {summary.total} requests ({summary.year_to_date} since January), "
+               f"{summary.appointments} appointment(s), {summary.machine} machine message(s) and "
+               f"{summary.ignored} ignored not counted")
+    for path in paths:
+        click.echo(f"  {path}")
+
+
+@stats.command("year")
+@click.argument("year", type=int)
+@click.option("--export", "do_export", is_flag=True, help="Also write the year's files.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder (default: reports.out_dir).")
+@pass_ctx
+def stats_year(ctx: Context, year: int, do_export: bool, out_dir: str | None) -> None:
+    """The yearly count: total, by category, by channel, by month.
+
+    \b
+    Example:
+      guichet stats year 2026
+    """
+    from .export import MONTHS, decimal, export_period
+    from .stats import year_summary
+
+    config = ctx.config
+    db = open_db(config.storage.database)
+    summary = year_summary(db, year, _tz(config))
+    click.echo(f"{config.network.name}: {summary.total} information requests in {year}")
+    click.echo(f"  personal support appointments: {summary.appointments}")
+    click.echo(f"  not counted: {summary.machine} machine messages, {summary.ignored} ignored")
+    median, p90 = summary.median_hours(), summary.p90_hours()
+    click.echo(f"  response time: median {decimal(median) or '-'} h, 90th percentile {decimal(p90) or '-'} h")
+    click.echo("by category:")
+    for category, count in summary.by_category().most_common():
+        click.echo(f"  {category:<16} {count:>6}")
+    click.echo("by channel:")
+    for channel, count in summary.by_channel().most_common():
+        click.echo(f"  {channel:<16} {count:>6}")
+    click.echo("by month:")
+    per_month = summary.by_month()
+    for number in range(1, 13):
+        count = sum(per_month.get(number, {}).values())
+        if count:
+            click.echo(f"  {MONTHS[number - 1]:<16} {count:>6}")
+    if do_export:
+        last = max(per_month, default=12)
+        for path in export_period(summary, Path(out_dir or config.reports.out_dir), config.network.name, year,
+                                  last):
+            click.echo(f"  {path}")
 
 
 def main() -> None:

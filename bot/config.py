@@ -51,6 +51,15 @@ class KnowledgeConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    # The previous month's statistics are sent on the 1st at this local time.
+    monthly_time: str = "08:00"
+    out_dir: str = "exports"
+    email: bool = True
+    telegram: bool = True
+
+
+@dataclass(frozen=True)
 class MatcherConfig:
     threshold: float = 0.5
 
@@ -100,6 +109,7 @@ class Config:
     storage: StorageConfig = StorageConfig()
     knowledge: KnowledgeConfig = KnowledgeConfig()
     matcher: MatcherConfig = MatcherConfig()
+    reports: ReportsConfig = ReportsConfig()
     imap: ImapConfig | None = None
     smtp: SmtpConfig | None = None
     telegram: TelegramConfig | None = None
@@ -150,7 +160,7 @@ def _section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str], base: 
         if not env.get(var):
             raise ConfigError(f"{name}.{attr}", f"environment variable {var} is not set")
         values[attr] = env[var]
-    for key in ("database", "dir", "templates"):
+    for key in ("database", "dir", "templates", "out_dir"):
         if key in values and not Path(values[key]).is_absolute():
             values[key] = str(base / values[key])
     return cls(**values)

@@ -139,7 +139,23 @@ def m002_conversations_and_desk(db: sqlite_utils.Database) -> None:
     )
 
 
+def m003_scheduled_runs(db: sqlite_utils.Database) -> None:
+    """Which periodic job ran for which period, so a restart never repeats one."""
+    db.executescript(
+        """
+        CREATE TABLE scheduled_runs (
+            job TEXT NOT NULL,
+            period TEXT NOT NULL,
+            done_at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (job, period)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
+    ("003_scheduled_runs", m003_scheduled_runs),
 ]

@@ -46,3 +46,14 @@ def forget(db: sqlite_utils.Database, channel: str, requester: str) -> int:
         count = _erase(db, _ids(db, "channel = ? AND requester = ?", [channel, requester]), close_open=True)
         log_event(db, "privacy.forgotten", channel=channel, requests=count)
     return count
+
+
+def purge_older_than(db: sqlite_utils.Database, cutoff_iso: str) -> int:
+    """RGPD retention: erase personal data of requests received before ``cutoff_iso`` (UTC ISO)."""
+    with db.atomic():
+        ids = _ids(db, "received_at < ? AND id IN (SELECT request_id FROM messages WHERE purged_at IS NULL "
+                       "AND request_id IS NOT NULL)", [cutoff_iso])
+        count = _erase(db, ids, close_open=False)
+        if count:
+            log_event(db, "privacy.purged", before=cutoff_iso, requests=count)
+    return count

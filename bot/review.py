@@ -199,3 +199,35 @@ class Review:
             self._decide(draft, "ignored", actor, status="ignored", outcome="ignored")
             log_event(self.db, "draft.ignored", request_id=draft.request_id, draft_id=draft_id, actor=actor)
         self.on_change(draft_id)
+
+    def answered_by_hand(self, request_id: int, actor: str, slug: str | None = None) -> None:
+        """Record that staff answered a request themselves (outside Guichet), optionally with its entry."""
+        if not self.is_staff(actor):
+            raise NotStaff(f"{actor} is not staff")
+        request = one(self.db, "SELECT * FROM requests WHERE id = ?", [request_id])
+        if request is None:
+            raise NotFound(f"no request {request_id}")
+        if request["answered_at"]:
+            raise ReviewError(f"request {request_id} was already answered ({request['outcome']})")
+        fields: dict[str, Any] = {"status": "answered", "outcome": "answered_by_hand", "answered_at": now(),
+                                  "decided_by": actor, "updated_at": now()}
+        if slug is not None:
+            entry = self.entries.get(slug)
+            if entry is None:
+                raise NotFound(f"no knowledge entry {slug!r}")
+            fields.update(slug=slug, category=entry.category)
+        with self.db.atomic():
+            self.db["requests"].update(request_id, fields)
+            self.db.execute("UPDATE drafts SET state = 'rejected', decided_at = ?, decided_by = ? "
+                            "WHERE request_id = ? AND state = 'pending'", [now(), actor, request_id])
+            log_event(self.db, "request.answered_by_hand", request_id=request_id, actor=actor, slug=slug)
+
+    def set_appointment(self, request_id: int, actor: str, on: bool = True) -> None:
+        """Mark (or unmark) a request as needing a personal support appointment ("accompagnement")."""
+        if not self.is_staff(actor):
+            raise NotStaff(f"{actor} is not staff")
+        if one(self.db, "SELECT id FROM requests WHERE id = ?", [request_id]) is None:
+            raise NotFound(f"no request {request_id}")
+        with self.db.atomic():
+            self.db["requests"].update(request_id, {"appointment": int(on), "updated_at": now()})
+            log_event(self.db, "request.appointment", request_id=request_id, actor=actor, on=on)

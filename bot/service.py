@@ -13,7 +13,7 @@ import sqlite_utils
 from . import knowledge
 from .channels.imap import ImapReader, SentFolder
 from .channels.mailparse import parse_mail
-from .channels.smtp import MailTransport
+from .channels.smtp import MailTransport, send_message
 from .channels.telegram import TelegramChannel, TelegramTransport
 from .channels.telegram_desk import StaffDesk
 from .config import Config
@@ -23,6 +23,7 @@ from .knowledge import Entry
 from .matching import Matcher
 from .outbox import Outbox, Transport
 from .review import Review
+from .schedule import Scheduler
 from .store import open_db
 
 log = logging.getLogger("guichet")
@@ -92,6 +93,11 @@ class Service:
             core.intake.on_draft = lambda draft_id: desk.wake()
         self.outbox = Outbox(core.db, transports)
         core.review.on_change = lambda draft_id: self.outbox.wake()
+        smtp = cfg.smtp
+        self.scheduler = Scheduler(
+            cfg, core.db,
+            send_mail=(lambda message: send_message(smtp, message)) if smtp is not None else None,
+            post_chart=self.telegram.post_photo if self.telegram is not None else None)
 
     async def run(self) -> None:
         """Run every configured part until ``stop`` is set (SIGTERM/SIGINT set it)."""
@@ -101,7 +107,8 @@ class Service:
                 loop.add_signal_handler(sig, self.stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
-        tasks = [asyncio.create_task(self.outbox.run(self.stop), name="outbox")]
+        tasks = [asyncio.create_task(self.outbox.run(self.stop), name="outbox"),
+                 asyncio.create_task(self.scheduler.run(self.stop), name="schedule")]
         if self.reader is not None:
             tasks.append(asyncio.create_task(self.reader.run(self.stop), name="imap"))
         else:

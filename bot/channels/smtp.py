@@ -94,3 +94,10 @@ class MailTransport:
     async def file_copy(self, item: OutboxItem) -> None:
         if self.filer is not None:
             await self.filer(build_reply(item, self.network).as_bytes())
+
+
+async def send_message(smtp: SmtpConfig, message: EmailMessage) -> None:
+    """Send one message built elsewhere (the monthly report); raises the SMTP error as it is."""
+    await aiosmtplib.send(message, hostname=smtp.host, port=smtp.port, username=smtp.username or None,
+                          password=smtp.password or None, use_tls=smtp.ssl,
+                          start_tls=smtp.starttls if not smtp.ssl else False, timeout=smtp.timeout)

@@ -13,6 +13,7 @@ import html
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from telegram import ReplyParameters, Update
@@ -174,6 +175,11 @@ class TelegramChannel:
         await update.effective_message.reply_text(
             "Je ne sais lire que les messages écrits. Pouvez-vous taper votre question ? "
             "Pour nous envoyer un document, écrivez à l'adresse du réseau.")
+
+    async def post_photo(self, path: Path, caption: str) -> None:
+        """Post an image (the monthly chart) to the staff chat."""
+        with open(path, "rb") as handle:
+            await self.app.bot.send_photo(self.cfg.staff_chat_id, photo=handle, caption=caption)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll updates and run the staff desk until ``stop`` is set."""

@@ -1,0 +1,138 @@
+"""Periodic jobs: the monthly statistics report and the daily RGPD purge.
+
+Each run is recorded in ``scheduled_runs`` (job, period) once it succeeded, so a restart on the
+same day does not send the report twice, and a service that was down on the 1st catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import mimetypes
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from .config import Config
+from .export import export_period
+from .privacy import purge_older_than
+from .stats import month_summary, next_month
+from .store import now, one
+
+log = logging.getLogger("guichet.schedule")
+
+MONTHLY = "monthly-report"
+PURGE = "retention-purge"
+
+
+def months_due(db: sqlite_utils.Database, today_local: dt.datetime, send_at: dt.time) -> list[dt.date]:
+    """Months whose report is due and not sent: the previous month once its 1st has come, and any
+    month missed since the last one sent (the first run only does the previous month)."""
+    first = today_local.date().replace(day=1)
+    last_complete = (first - dt.timedelta(days=1)).replace(day=1)
+    if today_local.date() == first and today_local.time() < send_at:
+        last_complete = (last_complete - dt.timedelta(days=1)).replace(day=1)
+    done = one(db, "SELECT max(period) AS period FROM scheduled_runs WHERE job = ?", [MONTHLY])
+    if not done or not done["period"]:
+        start = last_complete
+    else:
+        start = next_month(dt.date.fromisoformat(done["period"] + "-01"))
+    due = []
+    month = start
+    while month <= last_complete:
+        due.append(month)
+        month = next_month(month)
+    return due
+
+
+def report_mail(config: Config, period: str, files: list[Path], total: int, year_to_date: int) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = formataddr((config.network.reply_name, config.network.reply_from))
+    msg["To"] = config.network.staff_email
+    msg["Subject"] = f"Guichet : statistiques {period} ({total} demandes)"
+    msg["Message-ID"] = make_msgid(domain=config.network.message_id_domain)
+    msg["Auto-Submitted"] = "auto-generated"  # a machine report: nobody should auto-reply to it
+    msg.set_content(f"Bonjour,\n\nVoici les statistiques du guichet pour {period} : {total} demandes "
+                    f"d'information, {year_to_date} depuis le début de l'année.\n\nEn pièces jointes : le détail "
+                    "des demandes (sans données personnelles), le résumé (CSV et Excel) et le graphique.\n\n"
+                    "Guichet\n")
+    for path in files:
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        main, sub = kind.split("/", 1)
+        msg.add_attachment(path.read_bytes(), maintype=main, subtype=sub, filename=path.name)
+    return msg
+
+
+class Scheduler:
+    """Runs the monthly report and the daily purge; the clock can be given for tests."""
+
+    def __init__(self, config: Config, db: sqlite_utils.Database,
+                 send_mail: Callable[[EmailMessage], Awaitable[None]] | None = None,
+                 post_chart: Callable[[Path, str], Awaitable[None]] | None = None,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.send_mail = send_mail
+        self.post_chart = post_chart
+        try:
+            self.tz = ZoneInfo(config.network.timezone)
+        except (KeyError, ValueError):
+            self.tz = ZoneInfo("UTC")
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def _done(self, job: str, period: str, **detail: object) -> None:
+        self.db["scheduled_runs"].insert({"job": job, "period": period, "done_at": now(),
+                                          "detail": json.dumps(detail, default=str)}, replace=True)
+
+    async def monthly(self) -> list[str]:
+        """Send every due monthly report; returns the periods sent."""
+        local = self.clock().astimezone(self.tz)
+        sent = []
+        for month in months_due(self.db, local, dt.time.fromisoformat(self.config.reports.monthly_time)):
+            summary = month_summary(self.db, month.year, month.month, self.tz)
+            files = export_period(summary, Path(self.config.reports.out_dir), self.config.network.name,
+                                  month.year, month.month)
+            if self.config.reports.email and self.send_mail and self.config.network.staff_email:
+                await self.send_mail(report_mail(self.config, summary.period, files, summary.total,
+                                                 summary.year_to_date))
+            if self.config.reports.telegram and self.post_chart:
+                await self.post_chart(files[3], f"Demandes {summary.period} : {summary.total} "
+                                                f"(cumul {month.year} : {summary.year_to_date})")
+            self._done(MONTHLY, summary.period, total=summary.total, files=[p.name for p in files])
+            log.info("monthly report %s sent (%d requests)", summary.period, summary.total)
+            sent.append(summary.period)
+        return sent
+
+    def purge(self) -> int:
+        """Erase personal data older than the retention period, once a day."""
+        today = self.clock().astimezone(self.tz).date()
+        if one(self.db, "SELECT 1 FROM scheduled_runs WHERE job = ? AND period = ?", [PURGE, today.isoformat()]):
+            return 0
+        months = self.config.storage.retention_months
+        cutoff = self.clock() - dt.timedelta(days=round(months * 30.44))
+        count = purge_older_than(self.db, cutoff.astimezone(dt.UTC).isoformat())
+        self._done(PURGE, today.isoformat(), requests=count)
+        return count
+
+    async def run(self, stop: asyncio.Event, every_s: float = 60.0) -> None:
+        """Check the jobs every minute until stopped; a failed job is retried at the next check."""
+        last_error = None
+        while not stop.is_set():
+            try:
+                self.purge()
+                await self.monthly()
+                last_error = None
+            except Exception as exc:  # noqa: BLE001 - a report must not take the service down
+                if str(exc) != last_error:
+                    log.warning("scheduled job failed, will retry: %s", exc)
+                last_error = str(exc)
+            try:
+                await asyncio.wait_for(stop.wait(), every_s)
+            except TimeoutError:
+                pass
