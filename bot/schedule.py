@@ -95,6 +95,11 @@ class Scheduler:
         local = self.clock().astimezone(self.tz)
         sent = []
         for month in months_due(self.db, local, dt.time.fromisoformat(self.config.reports.monthly_time)):
+            end = dt.datetime.combine(next_month(month), dt.time(), self.tz).astimezone(dt.UTC).isoformat()
+            if not one(self.db, "SELECT 1 FROM requests WHERE received_at < ? LIMIT 1", [end]):
+                # Guichet was not collecting yet (a fresh install): nothing to report, nothing to send.
+                self._done(MONTHLY, f"{month:%Y-%m}", skipped="no request received yet")
+                continue
             summary = month_summary(self.db, month.year, month.month, self.tz)
             files = export_period(summary, Path(self.config.reports.out_dir), self.config.network.name,
                                   month.year, month.month)

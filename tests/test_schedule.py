@@ -77,6 +77,7 @@ async def test_report_retried_when_smtp_fails(tmp_path: Path) -> None:
 
     config = make_config(tmp_path, extra=f'\n[smtp]\nhost = "127.0.0.1"\nport = {free_port()}\nstarttls = false\n')
     service = Service(Core.build(config))
+    Desk(service.core).email(at(2026, 10, 5), "Comment adhérer au réseau ?")
     service.scheduler.clock = lambda: paris(2026, 11, 1, 9).astimezone(dt.UTC)
     try:
         await service.scheduler.monthly()
@@ -105,3 +106,12 @@ def test_purge_erases_personal_data_but_keeps_counts(tmp_path: Path) -> None:
     assert request["requester"] is None and request["slug"] == "acc-adhesion"
     assert core.db.execute("SELECT text FROM messages WHERE request_id = ?", [recent[0]]).fetchone()[0]
     assert year_summary(core.db, 2024, PARIS).total == 1  # statistics still count it
+
+
+async def test_fresh_install_sends_no_empty_report(tmp_path: Path, smtp: SmtpServer) -> None:
+    config = make_config(tmp_path, smtp=smtp)
+    service = Service(Core.build(config))
+    service.scheduler.clock = lambda: paris(2026, 11, 23, 9).astimezone(dt.UTC)
+    assert await service.scheduler.monthly() == []
+    assert smtp.received == []
+    assert months_due(service.core.db, paris(2026, 11, 23, 9), dt.time(8)) == []  # recorded, not retried
