@@ -154,8 +154,25 @@ def m003_scheduled_runs(db: sqlite_utils.Database) -> None:
     )
 
 
+def m004_health(db: sqlite_utils.Database) -> None:
+    """Each running part's last success and last error, for ``guichet status`` from another process."""
+    db.executescript(
+        """
+        CREATE TABLE health (
+            component TEXT PRIMARY KEY,
+            ok INTEGER NOT NULL,
+            last_ok TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
     ("003_scheduled_runs", m003_scheduled_runs),
+    ("004_health", m004_health),
 ]

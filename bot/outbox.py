@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from .errors import PermanentSendError, TransientSendError
+from .health import Health
 from .store import log_event, now, one
 
 log = logging.getLogger("guichet.outbox")
@@ -79,6 +80,7 @@ class Outbox:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._wake = asyncio.Event()
         self._last_error: dict[int, str] = {}
+        self.health = Health(db, "outbox")
 
     def wake(self) -> None:
         self._wake.set()
@@ -175,6 +177,7 @@ class Outbox:
         if self._last_error.get(item.id) != message.split(":")[0]:
             self._last_error[item.id] = message.split(":")[0]
             log.warning("outbox %s (%s to %s): %s", item.id, item.channel, item.recipient, message)
+            self.health.error(f"outbox {item.id}: {message}")
 
     def _mark_sent(self, item: OutboxItem, *, filed: bool, how: str, sent_id: str | None = None) -> None:
         stamp = now()
@@ -193,3 +196,4 @@ class Outbox:
                 })
             log_event(self.db, "outbox.sent", request_id=item.request_id, outbox_id=item.id, how=how)
         self._last_error.pop(item.id, None)
+        self.health.ok()

@@ -12,6 +12,7 @@ import sqlite_utils
 
 from ..config import ImapConfig
 from ..errors import GuichetError
+from ..health import Health
 from ..store import log_event, now, one
 
 log = logging.getLogger("guichet.imap")
@@ -90,6 +91,7 @@ class ImapReader:
         self.last_fetch: str | None = None
         self.last_error: str | None = None
         self.taken = 0
+        self.health = Health(db, "imap")
         self._client: aioimaplib.IMAP4 | None = None
         self._lost = asyncio.Event()
 
@@ -104,6 +106,7 @@ class ImapReader:
                 message = f"{type(exc).__name__}: {exc}"
                 if message != self.last_error:
                     log.warning("IMAP %s:%s: %s; reconnecting with backoff", self.cfg.host, self.cfg.port, message)
+                    self.health.error(message)
                 self.last_error = message
                 self.connected.clear()
                 await _sleep_or_stop(stop, backoff)
@@ -190,6 +193,7 @@ class ImapReader:
                 new += not getattr(taken, "duplicate", False)
             self.last_fetch = now()
         self.taken += new
+        self.health.ok()
         return new
 
     def _save_position(self, uidvalidity: int, last_uid: int) -> None:

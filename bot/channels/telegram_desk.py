@@ -27,6 +27,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from ..config import NetworkConfig, TelegramConfig
 from ..errors import AlreadyDecided, GuichetError, NotStaff
+from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
 from ..store import log_event, now, one
@@ -129,6 +130,7 @@ class StaffDesk:
         self._wake = asyncio.Event()
         self._members: dict[int, tuple[bool, float]] = {}
         self._last_error: str | None = None
+        self.health = Health(db, "telegram")
 
     def attach(self, app: Application) -> None:  # type: ignore[type-arg]
         staff_chat = filters.Chat(chat_id=self.cfg.staff_chat_id)
@@ -141,6 +143,7 @@ class StaffDesk:
     def note_error(self, message: str) -> None:
         if message != self._last_error:
             log.warning("%s", message)
+            self.health.error(message)
         self._last_error = message
 
     def _time(self) -> str:
@@ -187,6 +190,7 @@ class StaffDesk:
                 await self.sync(bot)
                 delay = 1.0
                 self._last_error = None
+                self.health.ok()
             except RetryAfter as exc:
                 delay = retry_after_s(exc)
                 self.note_error(f"staff desk: rate limited, waiting {delay:.0f}s")

@@ -37,6 +37,7 @@ class BotApiServer:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     chat_members: dict[tuple[int, int], str] = field(default_factory=dict)
+    known_chats: dict[int, str] = field(default_factory=dict)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _next_message: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
@@ -191,6 +192,17 @@ class BotApiServer:
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         return True
+
+    async def _m_getChat(self, params: dict[str, Any]) -> Any:
+        chat_id = int(params["chat_id"])
+        if chat_id not in self.known_chats:
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400,
+                                                      "description": "Bad Request: chat not found"}),
+                                     content_type="application/json")
+        return {"id": chat_id, "type": "supergroup", "title": self.known_chats[chat_id],
+                "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": {
+                    "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
+                    "premium_subscription": False, "gifts_from_channels": False}}
 
     async def _m_getChatMember(self, params: dict[str, Any]) -> Any:
         key = (int(params["chat_id"]), int(params["user_id"]))

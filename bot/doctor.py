@@ -1,0 +1,120 @@
+"""``guichet doctor``: check the configuration and reach every server, saying plainly what is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from . import knowledge
+from .config import Config, ImapConfig, SmtpConfig, TelegramConfig
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _network_problem(host: str, port: int, exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS problem talking to {host}:{port} ({exc.reason or exc}); check ssl/starttls and the port"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"nothing answers on {host}:{port} (connection refused): wrong host or port, or server down"
+    if isinstance(exc, TimeoutError):
+        return f"{host}:{port} did not answer in time: wrong host or port, or a firewall"
+    return f"cannot reach {host}:{port}: {exc}"
+
+
+async def check_imap(cfg: ImapConfig) -> Check:
+    from .channels.imap import ImapError, _quote, close, connect
+
+    try:
+        client = await asyncio.wait_for(connect(cfg, timeout=10), 15)
+    except ImapError as exc:
+        return Check("imap", False, str(exc))
+    except (OSError, TimeoutError) as exc:
+        return Check("imap", False, _network_problem(cfg.host, cfg.port, exc))
+    try:
+        selected = await client.select(_quote(cfg.mailbox))
+        if selected.result != "OK":
+            return Check("imap", False, f"logged in, but mailbox {cfg.mailbox!r} does not exist")
+        idle = "IDLE supported" if client.has_capability("IDLE") else "no IDLE: polling"
+        status = await client.status(_quote(cfg.sent_mailbox), "(MESSAGES)")
+        sent = "" if status.result == "OK" else f"; sent folder {cfg.sent_mailbox!r} not found"
+        return Check("imap", not sent, f"logged in as {cfg.username}, {cfg.mailbox} open, {idle}{sent}")
+    finally:
+        await close(client)
+
+
+async def check_smtp(cfg: SmtpConfig) -> Check:
+    client = aiosmtplib.SMTP(hostname=cfg.host, port=cfg.port, use_tls=cfg.ssl,
+                             start_tls=cfg.starttls if not cfg.ssl else False, timeout=10)
+    try:
+        await client.connect()
+        if cfg.username:
+            await client.login(cfg.username, cfg.password)
+        await client.quit()
+    except aiosmtplib.SMTPAuthenticationError:
+        return Check("smtp", False, f"SMTP login refused for {cfg.username}: wrong user name or password")
+    except aiosmtplib.SMTPException as exc:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, OSError | TimeoutError):
+            return Check("smtp", False, _network_problem(cfg.host, cfg.port, cause))
+        return Check("smtp", False, f"SMTP server refused: {exc}")
+    except (OSError, TimeoutError) as exc:
+        return Check("smtp", False, _network_problem(cfg.host, cfg.port, exc))
+    login = f"logged in as {cfg.username}" if cfg.username else "no login configured"
+    return Check("smtp", True, f"{cfg.host}:{cfg.port} answers, {login}")
+
+
+async def check_telegram(cfg: TelegramConfig) -> list[Check]:
+    from telegram import Bot
+    from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+
+    bot = Bot(cfg.token, base_url=cfg.base_url, base_file_url=cfg.base_file_url)
+    try:
+        async with bot:
+            me = bot.bot
+            checks = [Check("telegram", True, f"bot token valid: @{me.username}")]
+            try:
+                chat = await bot.get_chat(cfg.staff_chat_id)
+                checks.append(Check("staff chat", True, f"found: {chat.title or chat.id}"))
+            except (BadRequest, Forbidden) as exc:
+                checks.append(Check("staff chat", False, f"staff chat {cfg.staff_chat_id} not found or the bot is "
+                                                         f"not a member ({exc.message}); add the bot to the group"))
+            return checks
+    except InvalidToken:
+        return [Check("telegram", False, "bot token invalid: check GUICHET_TELEGRAM_TOKEN (from @BotFather)")]
+    except NetworkError as exc:
+        return [Check("telegram", False, f"cannot reach the Bot API at {cfg.base_url}: {exc.message}")]
+    except TelegramError as exc:
+        return [Check("telegram", False, f"Telegram refused: {exc.message}")]
+
+
+async def run_checks(config: Config) -> list[Check]:
+    """Every check that applies to this configuration, in a fixed order."""
+    report = knowledge.check(config.knowledge.dir)
+    checks = [Check("config", True, f"read {config.source}"),
+              Check("knowledge", not report.errors,
+                    f"{len(report.entries)} entries" if not report.errors else "; ".join(report.errors[:3]))]
+    jobs: list[tuple[str, Callable[[], Awaitable[Check | list[Check]]]]] = []
+    if config.imap:
+        jobs.append(("imap", lambda: check_imap(config.imap)))  # type: ignore[arg-type]
+    if config.smtp:
+        jobs.append(("smtp", lambda: check_smtp(config.smtp)))  # type: ignore[arg-type]
+    if config.telegram:
+        jobs.append(("telegram", lambda: check_telegram(config.telegram)))  # type: ignore[arg-type]
+    results = await asyncio.gather(*(job() for _, job in jobs), return_exceptions=True)
+    for (name, _), result in zip(jobs, results, strict=True):
+        if isinstance(result, BaseException):
+            checks.append(Check(name, False, f"unexpected error: {result!r}"))
+        else:
+            checks += result if isinstance(result, list) else [result]
+    if not (config.imap or config.telegram):
+        checks.append(Check("channels", False, "no [imap] nor [telegram] section: nothing will be read"))
+    return checks

@@ -1,0 +1,56 @@
+"""What each running part last did, written to the database so ``guichet status`` can read it."""
+
+from __future__ import annotations
+
+import time
+
+import sqlite_utils
+
+from .store import now, one
+
+# A success is written at most this often (errors and recoveries always): no write per IDLE round.
+OK_EVERY_S = 30.0
+
+
+class Health:
+    """Records successes and errors of one component (``imap``, ``outbox``, ``telegram``…)."""
+
+    def __init__(self, db: sqlite_utils.Database, component: str) -> None:
+        self.db = db
+        self.component = component
+        self._ok: bool | None = None
+        self._written = 0.0
+
+    def ok(self) -> None:
+        if self._ok is True and time.monotonic() - self._written < OK_EVERY_S:
+            return
+        stamp = now()
+        self.db.execute("INSERT INTO health (component, ok, last_ok, updated_at) VALUES (?, 1, ?, ?) "
+                        "ON CONFLICT(component) DO UPDATE SET ok = 1, last_ok = excluded.last_ok, "
+                        "updated_at = excluded.updated_at", [self.component, stamp, stamp])
+        self._ok, self._written = True, time.monotonic()
+
+    def error(self, message: str) -> None:
+        stamp = now()
+        self.db.execute("INSERT INTO health (component, ok, last_error, last_error_at, updated_at) "
+                        "VALUES (?, 0, ?, ?, ?) ON CONFLICT(component) DO UPDATE SET ok = 0, "
+                        "last_error = excluded.last_error, last_error_at = excluded.last_error_at, "
+                        "updated_at = excluded.updated_at", [self.component, message[:500], stamp, stamp])
+        self._ok, self._written = False, time.monotonic()
+
+
+def status(db: sqlite_utils.Database) -> dict[str, object]:
+    """Everything ``guichet status`` shows, as data."""
+    def count(sql: str) -> int:
+        return int(db.execute(sql).fetchone()[0])
+
+    return {
+        "components": [dict(r) for r in db.query("SELECT * FROM health ORDER BY component")],
+        "mailboxes": [dict(r) for r in db.query("SELECT mailbox, uidvalidity, last_uid, updated_at AS last_fetch "
+                                                "FROM imap_state")],
+        "pending_drafts": count("SELECT count(*) FROM drafts WHERE state = 'pending'"),
+        "to_answer_by_hand": count("SELECT count(*) FROM requests WHERE status = 'by_hand'"),
+        "outbox": {r["state"]: r["n"] for r in db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")},
+        "messages": count("SELECT count(*) FROM messages WHERE direction = 'in'"),
+        "last_message": (one(db, "SELECT max(stored_at) AS at FROM messages WHERE direction = 'in'") or {}).get("at"),
+    }

@@ -1,0 +1,63 @@
+"""``guichet doctor`` and ``guichet status`` against real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.service import Core, Service
+from tests.conftest import ENV, STAFF_CHAT, append, make_config, telegram_section, wait_for
+from tests.mails import mail
+from tests.servers.botapi import BotApiServer
+from tests.servers.dovecot import Dovecot, free_port
+from tests.servers.smtp import SmtpServer
+
+
+def doctor(config_path: str, **env: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--config", config_path, "doctor"], env={**ENV, **env})
+    return result.exit_code, result.output
+
+
+async def test_all_good(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer, botapi: BotApiServer) -> None:
+    botapi.known_chats[STAFF_CHAT] = "Équipe"
+    config = make_config(tmp_path, dovecot, smtp, extra=telegram_section(botapi))
+    code, output = await asyncio.to_thread(doctor, config.source)
+    assert code == 0, output
+    assert "ok  imap: logged in as info, INBOX open, IDLE supported" in output
+    assert "ok  smtp:" in output and "ok  telegram: bot token valid: @guichet_test_bot" in output
+    assert "ok  staff chat: found: Équipe" in output
+
+
+async def test_plain_words_for_each_problem(tmp_path: Path, dovecot: Dovecot, botapi: BotApiServer) -> None:
+    dead = free_port()
+    config = make_config(tmp_path, dovecot, extra=telegram_section(botapi) +
+                         f'\n[smtp]\nhost = "127.0.0.1"\nport = {dead}\nstarttls = false\n')
+    code, output = await asyncio.to_thread(doctor, config.source, GUICHET_IMAP_PASSWORD="wrong",
+                                           GUICHET_TELEGRAM_TOKEN="999:bad")
+    assert code == 1
+    assert "BAD imap: IMAP login refused for info: wrong user name or password" in output
+    assert f"BAD smtp: nothing answers on 127.0.0.1:{dead}" in output
+    assert "BAD telegram: bot token invalid" in output
+    code, output = await asyncio.to_thread(doctor, config.source)
+    assert "BAD staff chat: staff chat -100777 not found or the bot is not a member" in output
+
+
+async def test_status_shows_what_the_service_did(tmp_path: Path, dovecot: Dovecot) -> None:
+    config = make_config(tmp_path, dovecot)
+    service = Service(Core.build(config))
+    task = asyncio.create_task(service.run())
+    await append(dovecot, mail(), mail(message_id="<other@asso.example>", subject="Autre question"))
+    await wait_for(lambda: service.core.db["messages"].count == 2)
+    await wait_for(lambda: service.core.db["health"].count >= 1)
+    service.stop.set()
+    await asyncio.wait_for(task, 15)
+    result = CliRunner().invoke(cli, ["--config", config.source, "status"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert "mailbox INBOX:" in result.output and "last UID 2" in result.output
+    assert "drafts pending: 2" in result.output and "imap: ok" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["--config", config.source, "status", "--json"], env=ENV).output)
+    assert data["messages"] == 2 and data["pending_drafts"] == 2
