@@ -131,3 +131,19 @@ def test_garbage_never_raises_and_keeps_raw(raw: bytes) -> None:
     m = parse_mail(raw)
     assert m.raw == raw
     assert m.problems
+
+
+def test_large_base64_is_measured_not_parsed() -> None:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "a@b.fr"
+    msg["Message-ID"] = "<big@b.fr>"
+    msg.set_content("Voici le dossier.")
+    payload = bytes(range(256)) * 4000 + b"xyz"  # 1,024,003 bytes: over the elision size, padded base64
+    msg.add_attachment(payload, maintype="application", subtype="pdf", filename="dossier.pdf")
+    msg.add_attachment(b"petit", maintype="application", subtype="pdf", filename="petit.pdf")
+    parsed = parse_mail(msg.as_bytes())
+    assert parsed.text.strip() == "Voici le dossier."
+    assert [(a.filename, a.size) for a in parsed.attachments] == [("dossier.pdf", 1_024_003), ("petit.pdf", 5)]
+    assert parsed.raw == msg.as_bytes()

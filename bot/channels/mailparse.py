@@ -6,6 +6,7 @@ source and, when something was wrong, a ``problems`` note for staff.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.errors
 import email.utils
@@ -34,6 +35,38 @@ _AUTO_SUBJECT = re.compile(r"^\s*(r[ée]ponse automatique|automatic reply|auto[-
                            r"mail delivery (failed|system)|non remis|message non d[ée]livr[ée])", re.I)
 _REPLY_PARSER = EmailReplyParser(languages=["fr", "en"])
 
+# Base64 blocks larger than this are not parsed, only measured (the raw source keeps them):
+# the standard parser needs about eight times a message's size in memory.
+ELIDE_BYTES = 512 * 1024
+_BASE64_LINE_RUN = re.compile(rb"(?:^[A-Za-z0-9+/]{40,}={0,2}\r?\n)++", re.M)  # possessive: no backtracking stack
+_ELIDED = b"GUICHET-ELIDED "
+
+
+def _elide_large_base64(raw: bytes) -> bytes:
+    if len(raw) <= ELIDE_BYTES:
+        return raw
+    pieces, last = [], 0
+    for block in _BASE64_LINE_RUN.finditer(raw):
+        start, end = block.span()
+        if end - start < ELIDE_BYTES:
+            continue
+        # Measured in place: slicing or matching the whole block would copy megabytes.
+        encoded = end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)
+        size = encoded * 3 // 4 - raw[max(start, end - 4):end].count(b"=")
+        pieces += [raw[last:start], base64.b64encode(_ELIDED + str(size).encode()), b"\n"]
+        last = end
+    return b"".join([*pieces, raw[last:]]) if pieces else raw
+
+
+def _payload(part: Message) -> tuple[bytes | None, int]:
+    """A part's decoded payload (None when it was elided) and its size in bytes."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None, 0
+    if payload.startswith(_ELIDED):
+        return None, int(payload[len(_ELIDED):] or 0)
+    return payload, len(payload)
+
 
 def _header(msg: Message, name: str) -> str:
     """A header decoded from RFC 2047 encoded words, control characters removed; never raises."""
@@ -44,12 +77,12 @@ def _header(msg: Message, name: str) -> str:
         text = str(make_header(decode_header(str(value))))
     except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
         text = str(value)
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+    return re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", text).strip()
 
 
 def _decode(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
+    payload, _ = _payload(part)
+    if payload is None:
         return ""
     charset = (part.get_content_charset() or "utf-8").lower()
     # Mail labelled ISO-8859-1 is very often windows-1252 (curly quotes, œ, €), as browsers assume.
@@ -92,11 +125,10 @@ def _bodies(msg: Message) -> tuple[str, str, list[Attachment]]:
         if part.is_multipart():
             continue
         if _is_attachment(part):
-            payload = part.get_payload(decode=True)
             attachments.append(Attachment(
                 filename=_decoded(part.get_filename() or ""),
                 content_type=part.get_content_type(),
-                size=len(payload) if isinstance(payload, bytes) else 0,
+                size=_payload(part)[1],
             ))
         elif part.get_content_type() == "text/plain" and not plain:
             plain = _decode(part)
@@ -170,7 +202,7 @@ def parse_mail(raw: bytes, *, own_domain: str = "", own_address: str = "") -> In
     try:
         # compat32 keeps headers as text: much faster than policy.default's header objects,
         # and we decode the few we use ourselves.
-        msg: Any = email.message_from_bytes(raw, policy=policy.compat32)
+        msg: Any = email.message_from_bytes(_elide_large_base64(raw), policy=policy.compat32)
     except Exception as exc:  # noqa: BLE001
         problems.append(f"unparseable MIME: {exc!r}")
         msg = Message()

@@ -14,7 +14,9 @@ from ..config import NetworkConfig, SmtpConfig
 from ..errors import PermanentSendError, TransientSendError
 from ..outbox import OutboxItem
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
+# Control characters, and every character str.splitlines() treats as a line break (NEL, LS, PS…):
+# the email package would refuse them, or a receiving parser could split the header on them.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def clean_header(value: str, limit: int = 300) -> str:
