@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aioimaplib
 import sqlite_utils
@@ -16,8 +18,11 @@ from ..health import Health
 from ..store import log_event, now, one
 
 log = logging.getLogger("guichet.imap")
+T = TypeVar("T")
 
 IDLE_REFRESH_S = 300.0
+RECONCILE_EVERY_S = 3600.0
+_MESSAGE_ID = re.compile(rb"<[^<>\s]+>")
 MAX_BACKOFF_S = 300.0
 _FETCH_UID = re.compile(rb"\bUID (\d+)")
 _UID_LIST = re.compile(rb"^[\d ]+$")
@@ -92,6 +97,8 @@ class ImapReader:
         self.last_error: str | None = None
         self.taken = 0
         self.health = Health(db, "imap")
+        self.missing: list[int] = []
+        self._reconciled_at = 0.0
         self._client: aioimaplib.IMAP4 | None = None
         self._lost = asyncio.Event()
 
@@ -119,12 +126,10 @@ class ImapReader:
         if client is not None:
             await close(client, polite=not self._lost.is_set())
 
-    def _on_lost(self, exc: Exception | None) -> None:
-        self._lost.set()
-
     async def _session(self, stop: asyncio.Event) -> None:
-        self._lost.clear()
-        self._client = client = await connect(self.cfg, self._on_lost)
+        # One event per connection: a closing connection's callback must not touch the next one.
+        lost = self._lost = asyncio.Event()
+        self._client = client = await connect(self.cfg, lambda exc: lost.set())
         response = await client.select(_quote(self.cfg.mailbox))
         if response.result != "OK":
             raise ImapError(f"cannot open mailbox {self.cfg.mailbox!r}: {response.lines[-1:]}")
@@ -134,6 +139,7 @@ class ImapReader:
             log.info("IMAP %s:%s: connected again", self.cfg.host, self.cfg.port)
         self.last_error = None
         await self.catch_up(client, uidvalidity)
+        await self.reconcile(client)
         idle = self.cfg.idle and client.has_capability("IDLE")
         while not stop.is_set():
             if self._lost.is_set():
@@ -143,10 +149,25 @@ class ImapReader:
             else:
                 await _sleep_or_stop(stop, self.cfg.poll_interval)
                 if not stop.is_set():
-                    await client.noop()
+                    await self._guard(client.noop())
             if self._lost.is_set():
                 raise ConnectionError("connection lost")
             await self.catch_up(client, uidvalidity)
+            if time.monotonic() - self._reconciled_at > RECONCILE_EVERY_S:
+                await self.reconcile(client)
+
+    async def _guard(self, command: Awaitable[T]) -> T:
+        """Run an IMAP command, failing at once if the connection drops (aioimaplib would wait
+        for the command's own timeout)."""
+        task = asyncio.ensure_future(command)
+        lost = asyncio.ensure_future(self._lost.wait())
+        await asyncio.wait([task, lost], return_when=asyncio.FIRST_COMPLETED)
+        lost.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise ConnectionError("connection lost during a command")
+        return task.result()
 
     async def _idle(self, client: aioimaplib.IMAP4, stop: asyncio.Event) -> None:
         idle = await client.idle_start(timeout=IDLE_REFRESH_S + 30)
@@ -174,7 +195,7 @@ class ImapReader:
                 log_event(self.db, "imap.uidvalidity_changed", old=state["uidvalidity"], new=uidvalidity)
             log.warning("IMAP %s: UIDVALIDITY changed; rescanning (duplicates are skipped)", self.cfg.mailbox)
         self._save_position(uidvalidity, last_uid)
-        response = await client.uid_search(f"UID {last_uid + 1}:*")
+        response = await self._guard(client.uid_search(f"UID {last_uid + 1}:*"))
         if response.result != "OK":
             raise ImapError(f"UID SEARCH failed: {response.lines[-1:]}")
         uids = sorted(int(u) for line in response.lines[:-1] if _UID_LIST.match(bytes(line))
@@ -183,7 +204,7 @@ class ImapReader:
         new = 0
         for start in range(0, len(uids), self.cfg.batch_size):
             batch = uids[start:start + self.cfg.batch_size]
-            fetched = await client.uid("fetch", ",".join(map(str, batch)), "(UID BODY.PEEK[])")
+            fetched = await self._guard(client.uid("fetch", ",".join(map(str, batch)), "(UID BODY.PEEK[])"))
             if fetched.result != "OK":
                 raise ImapError(f"UID FETCH failed: {fetched.lines[-1:]}")
             for uid, raw in sorted(parse_fetch(fetched.lines)):
@@ -195,6 +216,36 @@ class ImapReader:
         self.taken += new
         self.health.ok()
         return new
+
+    async def reconcile(self, client: aioimaplib.IMAP4) -> list[int]:
+        """Compare the mailbox's Message-IDs with the stored ones; warn (log, event, status) on a gap.
+
+        Messages staff deleted from the mailbox are not a gap; a message in the mailbox that
+        Guichet never stored is, and is reported with its UID so staff can look at it.
+        """
+        self._reconciled_at = time.monotonic()
+        state = one(self.db, "SELECT last_uid FROM imap_state WHERE mailbox = ?", [self.cfg.mailbox])
+        if not state or not state["last_uid"]:
+            return []
+        response = await self._guard(client.uid_search(f"UID 1:{state['last_uid']}"))
+        uids = sorted(int(u) for line in response.lines[:-1] if _UID_LIST.match(bytes(line)) for u in line.split())
+        missing = []
+        for start in range(0, len(uids), 200):
+            batch = ",".join(map(str, uids[start:start + 200]))
+            fetched = await self._guard(client.uid("fetch", batch, "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"))
+            for uid, header in parse_fetch(fetched.lines):
+                found = _MESSAGE_ID.search(header)
+                if found and not one(self.db, "SELECT 1 FROM messages WHERE channel = 'email' AND external_id = ?",
+                                     [found.group(0).decode("ascii", "replace")]):
+                    missing.append(uid)
+        if missing and missing != self.missing:
+            message = f"{len(missing)} message(s) in {self.cfg.mailbox} were never taken in (UIDs {missing[:20]})"
+            log.warning("IMAP reconciliation: %s", message)
+            self.health.error(f"reconciliation: {message}")
+            with self.db.atomic():
+                log_event(self.db, "imap.reconcile_mismatch", mailbox=self.cfg.mailbox, uids=missing[:100])
+        self.missing = missing
+        return missing
 
     def _save_position(self, uidvalidity: int, last_uid: int) -> None:
         self.db["imap_state"].upsert({"mailbox": self.cfg.mailbox, "uidvalidity": uidvalidity,

@@ -63,6 +63,11 @@ class SmtpServer:
     def stop(self) -> None:
         self.controller.stop()
 
+    def restart(self) -> None:
+        """Start again on the same port, keeping what was received (a Controller runs only once)."""
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
     def __enter__(self) -> SmtpServer:
         return self.start()
 

@@ -1,0 +1,159 @@
+"""Faults against the real servers: dropped servers, rebuilt mailboxes, locked database, flaky APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.channels.imap import ImapReader
+from bot.service import Core
+from tests.conftest import HOLDER, append, make_config, telegram_section, wait_for
+from tests.mails import mail
+from tests.servers.botapi import BotApiServer
+from tests.servers.dovecot import Dovecot
+from tests.servers.smtp import SmtpServer
+from tests.test_send import approve_one, outbox_for
+
+
+def ids(core: Core) -> list[str]:
+    return [r["external_id"] for r in core.db.query("SELECT external_id FROM messages WHERE direction = 'in' "
+                                                    "ORDER BY id")]
+
+
+async def reader_running(core: Core) -> tuple[ImapReader, asyncio.Event, asyncio.Task[None]]:
+    assert core.config.imap is not None
+    reader = ImapReader(core.config.imap, core.db, core.take_mail)
+    stop = asyncio.Event()
+    return reader, stop, asyncio.create_task(reader.run(stop))
+
+
+async def test_uidvalidity_change_neither_repeats_nor_skips(tmp_path: Path, dovecot: Dovecot) -> None:
+    core = Core.build(make_config(tmp_path, dovecot))
+    await append(dovecot, *(mail(f"Question {i}", message_id=f"<v{i}@asso.example>") for i in range(3)))
+    _reader, stop, task = await reader_running(core)
+    await wait_for(lambda: len(ids(core)) == 3)
+    old = core.db["imap_state"].get("INBOX")["uidvalidity"]
+    # Rebuild the mailbox: Dovecot's UID list gone, so every message gets a new UID and a new UIDVALIDITY.
+    dovecot.kill()
+    for state in (dovecot.base / "mail").rglob("dovecot*"):
+        if state.is_file() and (state.name == "dovecot-uidlist" or state.name.startswith("dovecot.index")):
+            state.unlink()
+    await asyncio.sleep(1.1)  # Dovecot derives a new UIDVALIDITY from the clock
+    await asyncio.to_thread(dovecot.restart)
+    await append(dovecot, mail("Une nouvelle", message_id="<after@asso.example>"))
+    await wait_for(lambda: len(ids(core)) == 4, timeout=20)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert core.db["imap_state"].get("INBOX")["uidvalidity"] != old
+    assert ids(core) == [f"<v{i}@asso.example>" for i in range(3)] + ["<after@asso.example>"]
+    assert core.db["drafts"].count == 4
+    assert core.db.execute("SELECT count(*) FROM events WHERE kind = 'imap.uidvalidity_changed'").fetchone()[0] == 1
+
+
+async def test_dovecot_down_mid_fetch_logs_once_and_catches_up(tmp_path: Path, dovecot: Dovecot,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    core = Core.build(make_config(tmp_path, dovecot))
+    await append(dovecot, *(mail(f"Question {i} sur le service civique", message_id=f"<b{i}@asso.example>")
+                            for i in range(200)))
+    caplog.set_level(logging.WARNING, logger="guichet.imap")
+    _reader, stop, task = await reader_running(core)
+    await wait_for(lambda: len(ids(core)) >= 20, interval=0.001)
+    dovecot.kill()  # mid-fetch: the backlog is being taken in
+    taken_when_killed = len(ids(core))
+    await asyncio.sleep(3)  # down for a while: backoff 1 s, 2 s…
+    await asyncio.to_thread(dovecot.restart)
+    await wait_for(lambda: len(ids(core)) == 200, timeout=30)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert taken_when_killed < 200
+    assert sorted(ids(core)) == sorted(f"<b{i}@asso.example>" for i in range(200))
+    warnings = [r for r in caplog.records if "reconnecting" in r.getMessage()]
+    assert 1 <= len(warnings) <= 2, [r.getMessage() for r in warnings]  # not one per retry
+
+
+async def test_reconciliation_warns_about_a_message_never_taken(tmp_path: Path, dovecot: Dovecot) -> None:
+    core = Core.build(make_config(tmp_path, dovecot))
+    await append(dovecot, *(mail(f"Q{i}", message_id=f"<r{i}@asso.example>", subject=f"S{i}") for i in range(3)))
+    reader, stop, task = await reader_running(core)
+    await wait_for(lambda: len(ids(core)) == 3)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    lost = core.db.execute("SELECT id FROM messages WHERE external_id = '<r1@asso.example>'").fetchone()[0]
+    core.db.execute("DELETE FROM drafts WHERE message_id = ?", [lost])
+    core.db.execute("DELETE FROM messages WHERE id = ?", [lost])  # as if it had been lost
+    reader, stop, task = await reader_running(core)
+    await wait_for(lambda: reader.missing == [2])
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    health = core.db["health"].get("imap")
+    assert "1 message(s) in INBOX were never taken in (UIDs [2])" in health["last_error"]
+    assert core.db.execute("SELECT count(*) FROM events WHERE kind = 'imap.reconcile_mismatch'").fetchone()[0] == 1
+
+
+async def test_database_locked_by_another_process(tmp_path: Path, dovecot: Dovecot) -> None:
+    config = make_config(tmp_path, dovecot)
+    core = Core.build(config)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(3); c.execute('COMMIT')"),
+        config.storage.database], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    started = asyncio.get_running_loop().time()
+    await append(dovecot, mail(message_id="<locked@asso.example>"))
+    _reader, stop, task = await reader_running(core)
+    await wait_for(lambda: ids(core) == ["<locked@asso.example>"], timeout=20)
+    waited = asyncio.get_running_loop().time() - started
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert holder.wait(10) == 0
+    holder.stdout.close()
+    assert waited >= 2, "the lock was not held: the test proves nothing"
+    assert not task.exception()
+    with sqlite3.connect(config.storage.database) as check:
+        assert check.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+async def test_smtp_refuses_then_drops_then_accepts(tmp_path: Path, smtp: SmtpServer) -> None:
+    from tests.test_send import Clock
+
+    core = Core.build(make_config(tmp_path, smtp=smtp))
+    outbox_id = approve_one(core)
+    clock = Clock()
+    outbox = outbox_for(core, clock)
+    smtp.handler.refuse = 1
+    assert await outbox.flush() == 0  # 451
+    smtp.stop()  # then the server is gone: connections refused
+    clock.advance(3600)
+    assert await outbox.flush() == 0
+    assert "unreachable" in core.db["outbox"].get(outbox_id)["last_error"]
+    smtp.restart()  # back on the same port
+    clock.advance(3600)
+    assert await outbox.flush() == 1
+    clock.advance(7200)
+    assert await outbox.flush() == 0
+    assert len(smtp.received) == 1
+    assert core.db["outbox"].get(outbox_id)["attempts"] == 3
+
+
+async def test_bot_api_502_then_ok(tmp_path: Path, botapi: BotApiServer) -> None:
+    from tests.test_telegram import posted, running, to_holder
+
+    async with running(make_config(tmp_path, extra=telegram_section(botapi))) as service:
+        botapi.fail("sendMessage", 502)  # the acknowledgement meets a Bad Gateway
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, _, _ = await posted(botapi)
+        botapi.fail("sendMessage", 502)
+        service.core.review.approve(draft_id, "terminal:alice")
+        service.outbox.wake()
+        await wait_for(lambda: service.core.db["outbox"].get(1)["last_error"])
+        service.core.db["outbox"].update(1, {"next_attempt_at": "2000-01-01T00:00:00+00:00"})
+        service.outbox.wake()
+        await wait_for(lambda: any("GIP" in t for t in to_holder(botapi)))
+        assert service.core.db["outbox"].get(1)["state"] == "sent"
+    assert len([t for t in to_holder(botapi) if "GIP" in t]) == 1
