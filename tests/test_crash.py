@@ -7,6 +7,7 @@ middle of SMTP DATA is either proven sent (its copy is in the Sent folder) or ma
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -19,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from bot.service import Core
-from tests.conftest import ENV, append, make_config
+from tests.conftest import ENV, append, make_config, telegram_section
 from tests.mails import mail
+from tests.servers.botapi import BotApiServer
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
 
@@ -39,8 +41,8 @@ def query(database: str, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
 
 
-def kill_repeatedly(config_path: str, database: str, log: Path, rng: random.Random, done_sql: str,
-                    target: int, kills: int = 4) -> list[int]:
+async def kill_repeatedly(config_path: str, database: str, log: Path, rng: random.Random, done_sql: str,
+                          target: int, kills: int = 4) -> list[int]:
     """SIGKILL the service each time progress (``done_sql``) crosses a random threshold, then let a
     last run finish. Returns the progress at each kill: proof the kills landed mid-work."""
     at_kill = []
@@ -52,40 +54,47 @@ def kill_repeatedly(config_path: str, database: str, log: Path, rng: random.Rand
         process = start(config_path, log)
         deadline = time.monotonic() + 30
         while query(database, done_sql)[0][0] < threshold and time.monotonic() < deadline:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.02))  # anywhere inside the next step
+            await asyncio.sleep(0.002)  # the loopback Bot API server shares this loop
+        await asyncio.sleep(rng.uniform(0, 0.02))  # anywhere inside the next step
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         at_kill.append(query(database, done_sql)[0][0])
     process = start(config_path, log)  # a last, undisturbed run to finish and reconcile
     deadline = time.monotonic() + 60
     while query(database, done_sql)[0][0] < target and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == 0, log.read_text()[-3000:]
+    while process.poll() is None and time.monotonic() < deadline + 30:
+        await asyncio.sleep(0.05)
+    assert process.returncode == 0, log.read_text()[-3000:]
     return at_kill
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer,
-                                                             seed: int) -> None:
+                                                             botapi: BotApiServer, seed: int) -> None:
     rng = random.Random(seed)
-    config = make_config(tmp_path, dovecot, smtp)
+    config = make_config(tmp_path, dovecot, smtp, extra=telegram_section(botapi))
     database = config.storage.database
     Core.build(config)  # create the schema before the first start
     log = tmp_path / "service.log"
-    count = 200
+    mails, chats = 160, 40
+    count = mails + chats
     await append(dovecot, *(mail(f"Question {i} : comment adhérer au réseau ?", subject=f"Adhésion {i}",
                                  sender=f"P{i} <p{i}@asso.example>", message_id=f"<k{i}@asso.example>")
-                            for i in range(count)))
+                            for i in range(mails)))
+    for chat in range(chats):
+        botapi.message(50_000 + chat, 50_000 + chat, f"bonjour, comment adhérer au réseau ? ({chat})")
 
     # Phase 1: killed while taking in the backlog.
-    at_kill = kill_repeatedly(config.source, database, log, rng,
-                              "SELECT count(*) FROM messages WHERE direction = 'in'", count)
+    at_kill = await kill_repeatedly(config.source, database, log, rng,
+                                    "SELECT count(*) FROM messages WHERE direction = 'in'", count)
     assert len(at_kill) >= 2 and all(0 < n < count for n in at_kill), at_kill
-    rows = query(database, "SELECT external_id FROM messages WHERE direction = 'in'")
-    assert sorted(r[0] for r in rows) == sorted(f"<k{i}@asso.example>" for i in range(count))  # once each
+    rows = query(database, "SELECT external_id FROM messages WHERE direction = 'in' AND channel = 'email'")
+    assert sorted(r[0] for r in rows) == sorted(f"<k{i}@asso.example>" for i in range(mails))  # once each
+    chats_stored = query(database, "SELECT sender FROM messages WHERE direction = 'in' AND channel = 'telegram'")
+    assert sorted(int(r[0]) for r in chats_stored) == [50_000 + c for c in range(chats)]
     assert query(database, "SELECT count(*) FROM requests")[0][0] == count
     assert query(database, "SELECT count(DISTINCT message_id) FROM drafts WHERE state = 'pending'")[0][0] == count
 
@@ -93,11 +102,13 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path: Path, dov
     core = Core.build(config)
     for draft in core.review.pending():
         core.review.approve(draft.id, "terminal:alice")
-    at_kill = kill_repeatedly(config.source, database, log, rng,
-                              "SELECT count(*) FROM outbox WHERE state IN ('sent', 'uncertain', 'failed')", count)
+    at_kill = await kill_repeatedly(config.source, database, log, rng,
+                                    "SELECT count(*) FROM outbox WHERE state IN ('sent', 'uncertain', 'failed')",
+                                    count)
     assert len(at_kill) >= 2 and all(n < count for n in at_kill), at_kill
-    outbox = {r[0]: r[1] for r in query(database, "SELECT out_message_id, state FROM outbox")}
-    assert len(outbox) == count
+    outbox = {r[0]: r[1] for r in query(database, "SELECT out_message_id, state FROM outbox "
+                                              "WHERE channel = 'email'")}
+    assert len(outbox) == mails
     received: dict[str, int] = {}
     for envelope in smtp.received:
         message_id = envelope.message["Message-ID"]
@@ -109,6 +120,16 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path: Path, dov
             assert received.get(message_id) == 1, f"{message_id} marked sent but never delivered"
         else:
             assert state == "uncertain", f"{message_id} left {state}"
-    uncertain = sum(state == "uncertain" for state in outbox.values())
+    answers: dict[int, int] = {}
+    for call in botapi.sent():
+        if int(call.params["chat_id"]) >= 50_000 and "GIP" in str(call.params.get("text")):
+            answers[int(call.params["chat_id"])] = answers.get(int(call.params["chat_id"]), 0) + 1
+    telegram = dict(query(database, "SELECT recipient, state FROM outbox WHERE channel = 'telegram'"))
+    assert len(telegram) == chats
+    assert all(n == 1 for n in answers.values()), "a Telegram answer was sent twice"
+    for chat, state in telegram.items():
+        assert state in ("sent", "uncertain") and (state != "sent" or answers.get(int(chat)) == 1)
+    uncertain = sum(state == "uncertain" for state in [*outbox.values(), *telegram.values()])
     assert uncertain <= count // 10, f"{uncertain} uncertain replies"
-    print(f"seed {seed}: killed at {at_kill}; {len(received)} delivered once, {uncertain} uncertain")
+    print(f"seed {seed}: killed at {at_kill}; {len(received)} mails and {len(answers)} Telegram answers "
+          f"delivered once, {uncertain} uncertain")

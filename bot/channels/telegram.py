@@ -40,8 +40,10 @@ MAX_TEXT = 4096
 
 
 def build_application(cfg: TelegramConfig) -> Application:  # type: ignore[type-arg]
+    # No PTB Updater: it confirms updates to Telegram (next getUpdates offset) as soon as they are
+    # queued in memory, so a crash would lose them. TelegramChannel.poll confirms after storing.
     return (ApplicationBuilder().token(cfg.token).base_url(cfg.base_url).base_file_url(cfg.base_file_url)
-            .get_updates_read_timeout(cfg.poll_timeout + 10).build())
+            .get_updates_read_timeout(cfg.poll_timeout + 10).updater(None).build())
 
 
 def in_office_hours(now: dt.datetime, office_hours: str) -> bool:
@@ -60,6 +62,13 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return [*parts, text] if text else parts
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
 
 
 class TelegramTransport:
@@ -185,16 +194,47 @@ class TelegramChannel:
         """Poll updates and run the staff desk until ``stop`` is set."""
         async with self.app:
             await self.app.start()
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(timeout=self.cfg.poll_timeout, allowed_updates=Update.ALL_TYPES,
-                                                 error_callback=self._polling_error)
+            desk = asyncio.create_task(self.desk.run(self.app.bot, stop))
             try:
-                await self.desk.run(self.app.bot, stop)
+                await self.poll(stop)
             finally:
-                await self.app.updater.stop()
+                if not stop.is_set():
+                    desk.cancel()  # polling failed: do not wait for a stop that may never come
+                await asyncio.gather(desk, return_exceptions=True)
                 await self.app.stop()
 
-    def _polling_error(self, error: TelegramError) -> None:
-        # PTB retries getUpdates itself; say it once per kind of error, not on every retry.
-        self.desk.note_error(f"getUpdates: {type(error).__name__}: {error}")
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long-poll getUpdates; an update is confirmed (the next offset) only once it was processed.
+
+        Handlers store a message before anything else, and storing is idempotent, so an update
+        delivered again after a crash is harmless, and none is lost.
+        """
+        offset: int | None = None
+        delay = 1.0
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(self.app.bot.get_updates(
+                offset=offset, timeout=self.cfg.poll_timeout, allowed_updates=Update.ALL_TYPES))
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([fetch, stopped], return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not fetch.done():
+                fetch.cancel()  # shutting down: the long poll is abandoned, nothing was confirmed
+                await asyncio.gather(fetch, return_exceptions=True)
+                return
+            try:
+                updates = fetch.result()
+            except RetryAfter as exc:
+                self.desk.note_error(f"getUpdates: rate limited for {retry_after_s(exc):.0f}s")
+                await _sleep_or_stop(stop, retry_after_s(exc))
+                continue
+            except TelegramError as exc:
+                # Said once per kind of error, not on every retry.
+                self.desk.note_error(f"getUpdates: {type(exc).__name__}: {exc}")
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            delay = 1.0
+            for update in updates:
+                await self.app.process_update(update)
+                offset = update.update_id + 1
 
