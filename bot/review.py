@@ -119,6 +119,12 @@ class Review:
     def approve(self, draft_id: int, actor: str, text: str | None = None) -> int:
         """Approve the draft (optionally with edited text); returns the outbox item id."""
         draft = self._check(draft_id, actor)
+        waiting = one(self.db, "SELECT id FROM outbox WHERE request_id = ? AND state IN ('queued', 'sending')",
+                      [draft.request_id])
+        if waiting:
+            # One reply at a time per request: never two answers racing to the same person.
+            raise ReviewError(f"a reply to request {draft.request_id} is still waiting to be sent "
+                              f"(outbox {waiting['id']}); try again once it has left")
         final = text if text is not None else draft.text
         if not final or not final.strip():
             raise ReviewError(f"draft {draft_id} has no text: give the answer (--file or $EDITOR)")

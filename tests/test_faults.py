@@ -157,3 +157,75 @@ async def test_bot_api_502_then_ok(tmp_path: Path, botapi: BotApiServer) -> None
         await wait_for(lambda: any("GIP" in t for t in to_holder(botapi)))
         assert service.core.db["outbox"].get(1)["state"] == "sent"
     assert len([t for t in to_holder(botapi) if "GIP" in t]) == 1
+
+
+async def test_our_own_reply_in_the_inbox_is_never_a_request(tmp_path: Path, dovecot: Dovecot,
+                                                             smtp: SmtpServer) -> None:
+    from bot.service import Service
+
+    config = make_config(tmp_path, dovecot, smtp)
+    service = Service(Core.build(config))
+    task = asyncio.create_task(service.run())
+    try:
+        await append(dovecot, mail(message_id="<q@asso.example>", subject="Adhésion"))
+        await wait_for(lambda: service.core.review.pending())
+        service.core.review.approve(service.core.review.pending()[0].id, "terminal:alice")
+        await wait_for(lambda: len(smtp.received) == 1)
+        # The reply comes back to the info mailbox (a Bcc, a forward, an alias): it is ours.
+        await append(dovecot, smtp.received[0].data)
+        # So does a message from our own address with another Message-ID (an autoresponder quoting us).
+        await append(dovecot, mail(sender="RESACOOP <info@reseau.example>", message_id="<z@elsewhere.example>",
+                                   subject="Re: Adhésion"))
+        # Question, our reply (stored when sent; its copy coming back is the same message), the autoresponder.
+        await wait_for(lambda: service.core.db["messages"].count == 3)
+        await wait_for(lambda: service.core.db["imap_state"].get("INBOX")["last_uid"] == 3)
+    finally:
+        service.stop.set()
+        await asyncio.wait_for(task, 15)
+    rows = list(service.core.db.query("SELECT direction, machine FROM messages ORDER BY id"))
+    assert [(r["direction"], r["machine"]) for r in rows] == [
+        ("in", None), ("out", None), ("in", "from our own address (loop)")]
+    assert service.core.db["requests"].count == 2 and service.core.review.pending() == []
+    assert len(smtp.received) == 1
+    from bot.channels.mailparse import parse_mail
+
+    assert parse_mail(smtp.received[0].data, own_domain="guichet.reseau.example").machine == \
+        "our own message (loop)"
+
+
+def test_one_reply_at_a_time_per_request(tmp_path: Path) -> None:
+    from bot.channels.mailparse import parse_mail
+    from bot.errors import ReviewError
+
+    core = Core.build(make_config(tmp_path))
+    first = core.take_mail(mail(message_id="<a1@asso.example>", subject="Sujet"))
+    core.review.approve(first.draft_id or 0, "terminal:alice")
+    again = core.intake.take(parse_mail(mail("Et aussi ?", subject="Re: Sujet", message_id="<a2@asso.example>",
+                                             headers={"In-Reply-To": "<a1@asso.example>"})))
+    with pytest.raises(ReviewError, match="still waiting to be sent"):
+        core.review.approve(again.draft_id or 0, "terminal:alice")
+    core.db.execute("UPDATE outbox SET state = 'sent'")
+    core.review.approve(again.draft_id or 0, "terminal:alice", text="Oui, aussi.")  # once the first has left
+    assert core.db["outbox"].count == 2
+
+
+def test_run_shuts_down_cleanly_on_sigterm_with_json_logs(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--log-format", "json"], cwd=tmp_path,
+                               env={**os.environ, "PYTHONPATH": str(root)}, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    first = json.loads(process.stderr.readline())  # logged once the service has started
+    assert first["level"] == "INFO" and first["logger"] == "guichet"
+    assert first["message"] == "no [imap] section: the mailbox is not read"
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 0
+    lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.strip()]
+    process.stderr.close()
+    assert lines[-1]["message"] == "guichet stopped"
+    assert (tmp_path / "guichet.db").exists()  # embedded defaults: the SQLite file in the current folder
