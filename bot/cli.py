@@ -372,6 +372,44 @@ def eval_(ctx: Context, file: str, misses: bool) -> None:
 
 
 @cli.group()
+def outbox() -> None:
+    """Replies waiting to leave, and the ones staff must check (uncertain, failed)."""
+
+
+@outbox.command("list")
+@pass_ctx
+def outbox_list(ctx: Context) -> None:
+    """List replies not sent yet: queued, uncertain (interrupted mid-send) and failed.
+
+    \b
+    Example:
+      guichet outbox list
+    """
+    rows = list(ctx.core.db.query("SELECT id, request_id, channel, recipient, state, attempts, last_error "
+                                  "FROM outbox WHERE state != 'sent' AND state != 'cancelled' ORDER BY id"))
+    for r in rows:
+        click.echo(f"{r['id']:>5}  request {r['request_id']:<5} {r['channel']:<8} {r['recipient'][:30]:<30} "
+                   f"{r['state']:<9} attempts {r['attempts']}  {(r['last_error'] or '')[:60]}")
+    click.echo(f"{len(rows)} reply(ies) not sent")
+
+
+@outbox.command("retry")
+@click.argument("item_id", type=int)
+@pass_ctx
+def outbox_retry(ctx: Context, item_id: int) -> None:
+    """Send an uncertain or failed reply again (check first that the person did not get it).
+
+    \b
+    Example:
+      guichet outbox retry 7
+    """
+    from .outbox import requeue
+
+    requeue(ctx.core.db, item_id, terminal_actor())
+    click.echo(f"outbox {item_id} queued again")
+
+
+@cli.group()
 def requests() -> None:
     """Requests: record a hand-written answer, mark a support appointment."""
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from .errors import PermanentSendError, TransientSendError
+from .errors import NotFound, PermanentSendError, ReviewError, TransientSendError
 from .health import Health
 from .store import log_event, now, one
 
@@ -197,3 +197,15 @@ class Outbox:
             log_event(self.db, "outbox.sent", request_id=item.request_id, outbox_id=item.id, how=how)
         self._last_error.pop(item.id, None)
         self.health.ok()
+
+
+def requeue(db: sqlite_utils.Database, item_id: int, actor: str) -> None:
+    """Staff decided to send an ``uncertain`` or ``failed`` reply again (after checking it did not leave)."""
+    row = one(db, "SELECT state, request_id FROM outbox WHERE id = ?", [item_id])
+    if row is None:
+        raise NotFound(f"no outbox item {item_id}")
+    if row["state"] not in ("uncertain", "failed"):
+        raise ReviewError(f"outbox {item_id} is {row['state']}: only uncertain or failed replies can be retried")
+    with db.atomic():
+        db["outbox"].update(item_id, {"state": "queued", "next_attempt_at": now(), "last_error": None})
+        log_event(db, "outbox.requeued", request_id=row["request_id"], outbox_id=item_id, actor=actor)

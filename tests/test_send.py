@@ -168,3 +168,22 @@ async def test_header_injection_is_neutralised(tmp_path: Path, smtp: SmtpServer,
     msg = smtp.received[0].message
     assert msg["Bcc"] is None and smtp.received[0].rcpt_tos == ["marie@asso.example"]
     assert "\n" not in msg["Subject"] and msg.get_content_type() == "text/plain"
+
+
+def test_cli_outbox_list_and_retry(tmp_path: Path, secrets: None) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    config = make_config(tmp_path)
+    core = Core.build(config)
+    outbox_id = approve_one(core)
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["--config", config.source, "outbox", "retry", str(outbox_id)])
+    assert refused.exit_code == 2 and "only uncertain or failed" in refused.output
+    core.db["outbox"].update(outbox_id, {"state": "uncertain"})
+    listed = runner.invoke(cli, ["--config", config.source, "outbox", "list"])
+    assert "uncertain" in listed.output and "1 reply(ies) not sent" in listed.output
+    retried = runner.invoke(cli, ["--config", config.source, "outbox", "retry", str(outbox_id)])
+    assert retried.exit_code == 0, retried.output
+    assert core.db["outbox"].get(outbox_id)["state"] == "queued"
