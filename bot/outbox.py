@@ -22,6 +22,7 @@ import sqlite_utils
 from .errors import NotFound, PermanentSendError, ReviewError, TransientSendError
 from .health import Health
 from .store import log_event, now, one
+from .waiting import sleep_or_stop
 
 log = logging.getLogger("guichet.outbox")
 
@@ -133,11 +134,7 @@ class Outbox:
         await self.recover()
         while not stop.is_set():
             await self.flush()
-            self._wake.clear()
-            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waits, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
+            await sleep_or_stop(stop, idle_s, wake=self._wake)
 
     def _commit_sending(self, item: OutboxItem) -> None:
         changed = self.db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 "

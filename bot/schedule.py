@@ -24,6 +24,7 @@ from .export import export_period
 from .privacy import purge_older_than
 from .stats import month_summary, next_month
 from .store import now, one
+from .waiting import sleep_or_stop
 
 log = logging.getLogger("guichet.schedule")
 
@@ -137,7 +138,4 @@ class Scheduler:
                 if str(exc) != last_error:
                     log.warning("scheduled job failed, will retry: %s", exc)
                 last_error = str(exc)
-            try:
-                await asyncio.wait_for(stop.wait(), every_s)
-            except TimeoutError:
-                pass
+            await sleep_or_stop(stop, every_s)

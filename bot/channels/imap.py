@@ -16,6 +16,7 @@ from ..config import ImapConfig
 from ..errors import GuichetError
 from ..health import Health
 from ..store import log_event, now, one
+from ..waiting import sleep_or_stop
 
 log = logging.getLogger("guichet.imap")
 T = TypeVar("T")
@@ -116,7 +117,7 @@ class ImapReader:
                     self.health.error(message)
                 self.last_error = message
                 self.connected.clear()
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             finally:
                 await self._close()
@@ -147,7 +148,7 @@ class ImapReader:
             if idle:
                 await self._idle(client, stop)
             else:
-                await _sleep_or_stop(stop, self.cfg.poll_interval)
+                await sleep_or_stop(stop, self.cfg.poll_interval)
                 if not stop.is_set():
                     await self._guard(client.noop())
             if self._lost.is_set():
@@ -258,13 +259,6 @@ def _uidvalidity(lines: list[bytes]) -> int:
         if found:
             return int(found.group(1))
     raise ImapError("server sent no UIDVALIDITY")
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 class SentFolder:

@@ -26,6 +26,7 @@ from ..intake import Intake
 from ..message import Incoming
 from ..outbox import OutboxItem
 from ..privacy import forget
+from ..waiting import sleep_or_stop
 from .telegram_desk import StaffDesk, retry_after_s
 
 log = logging.getLogger("guichet.telegram")
@@ -62,13 +63,6 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return [*parts, text] if text else parts
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 class TelegramTransport:
@@ -225,12 +219,12 @@ class TelegramChannel:
                 updates = fetch.result()
             except RetryAfter as exc:
                 self.desk.note_error(f"getUpdates: rate limited for {retry_after_s(exc):.0f}s")
-                await _sleep_or_stop(stop, retry_after_s(exc))
+                await sleep_or_stop(stop, retry_after_s(exc))
                 continue
             except TelegramError as exc:
                 # Said once per kind of error, not on every retry.
                 self.desk.note_error(f"getUpdates: {type(exc).__name__}: {exc}")
-                await _sleep_or_stop(stop, delay)
+                await sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 60.0)
                 continue
             delay = 1.0

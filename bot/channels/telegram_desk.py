@@ -31,6 +31,7 @@ from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
 from ..store import log_event, now, one
+from ..waiting import sleep_or_stop
 
 log = logging.getLogger("guichet.desk")
 
@@ -197,11 +198,7 @@ class StaffDesk:
             except (NetworkError, TelegramError) as exc:
                 self.note_error(f"staff desk: {type(exc).__name__}: {exc}; retrying")
                 delay = min(delay * 2, 60.0)
-            self._wake.clear()
-            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waits:
-                waiter.cancel()
+            await sleep_or_stop(stop, delay, wake=self._wake)
 
     async def sync(self, bot: Bot) -> None:
         """Post pending drafts not posted yet; close posts of drafts decided elsewhere."""
