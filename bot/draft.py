@@ -56,7 +56,15 @@ class Drafter:
         return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+_PREFIXES = re.compile(r"^\s*((re|ré|réf|ref|aw|sv|tr|fw|fwd)\s*(\[\d+\])?\s*:\s*)+", re.I)
+
+
+def base_subject(subject: str) -> str:
+    """The subject without its reply and forward prefixes (Re, RE[2], Réf, TR, Fwd…)."""
+    return _PREFIXES.sub("", subject or "").strip()
+
+
 def reply_subject(subject: str) -> str:
-    """``Re:`` once, whatever the original's prefixes (Re, RE, Réf, TR, Fwd)."""
-    base = re.sub(r"^\s*((re|ré|réf|ref|aw|sv|tr|fw|fwd)\s*(\[\d+\])?\s*:\s*)+", "", subject or "", flags=re.I)
-    return f"Re: {base.strip()}" if base.strip() else "Re: votre demande"
+    """``Re:`` once, whatever the original's prefixes."""
+    base = base_subject(subject)
+    return f"Re: {base}" if base else "Re: votre demande"

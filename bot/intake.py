@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import sqlite_utils
 
-from .draft import Drafter
+from .draft import Drafter, base_subject
 from .knowledge import Entry
 from .matching import Match, Matcher
 from .message import Incoming
@@ -37,10 +36,6 @@ class Taken:
     draft_id: int | None
     duplicate: bool = False
     follow_up: bool = False
-
-
-def _base_subject(subject: str) -> str:
-    return re.sub(r"^\s*((re|ré|réf|ref|aw|sv|tr|fw|fwd)\s*:\s*)+", "", subject or "", flags=re.I).strip().lower()
 
 
 class Intake:
@@ -98,13 +93,14 @@ class Intake:
                                "AND status NOT IN ('ignored', 'forgotten') ORDER BY id DESC LIMIT 1",
                       [incoming.channel, incoming.conversation, since])
             return int(row["id"]) if row else None
-        if incoming.machine or not incoming.sender or not _base_subject(incoming.subject):
+        subject = base_subject(incoming.subject).lower()
+        if incoming.machine or not incoming.sender or not subject:
             return None
         since = (incoming.received_at - dt.timedelta(days=SAME_SUBJECT_DAYS)).isoformat()
         for row in self.db.query(
             "SELECT id, subject FROM requests WHERE channel = ? AND requester = ? AND received_at >= ? "
             "AND machine IS NULL ORDER BY id DESC LIMIT 20", [incoming.channel, incoming.sender, since]):
-            if _base_subject(row["subject"]) == _base_subject(incoming.subject):
+            if base_subject(row["subject"]).lower() == subject:
                 return int(row["id"])
         return None
 

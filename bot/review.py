@@ -95,11 +95,14 @@ class Review:
             raise NotFound(f"no draft {draft_id}")
         return _view(row)
 
-    def _check(self, draft_id: int, actor: str) -> DraftView:
+    def _require_staff(self, actor: str, *, draft_id: int | None = None, request_id: int | None = None) -> None:
         if not self.is_staff(actor):
             with self.db.atomic():
-                log_event(self.db, "review.refused", draft_id=draft_id, actor=actor)
+                log_event(self.db, "review.refused", draft_id=draft_id, request_id=request_id, actor=actor)
             raise NotStaff(f"{actor} is not staff")
+
+    def _check(self, draft_id: int, actor: str) -> DraftView:
+        self._require_staff(actor, draft_id=draft_id)
         draft = self.get(draft_id)
         if draft.state != "pending":
             raise AlreadyDecided(draft_id, draft.state, draft.decided_by, draft.decided_at)
@@ -208,8 +211,7 @@ class Review:
 
     def answered_by_hand(self, request_id: int, actor: str, slug: str | None = None) -> None:
         """Record that staff answered a request themselves (outside Guichet), optionally with its entry."""
-        if not self.is_staff(actor):
-            raise NotStaff(f"{actor} is not staff")
+        self._require_staff(actor, request_id=request_id)
         request = one(self.db, "SELECT * FROM requests WHERE id = ?", [request_id])
         if request is None:
             raise NotFound(f"no request {request_id}")
@@ -230,8 +232,7 @@ class Review:
 
     def set_appointment(self, request_id: int, actor: str, on: bool = True) -> None:
         """Mark (or unmark) a request as needing a personal support appointment ("accompagnement")."""
-        if not self.is_staff(actor):
-            raise NotStaff(f"{actor} is not staff")
+        self._require_staff(actor, request_id=request_id)
         if one(self.db, "SELECT id FROM requests WHERE id = ?", [request_id]) is None:
             raise NotFound(f"no request {request_id}")
         with self.db.atomic():

@@ -176,3 +176,14 @@ def test_cli_approve_from_file(tmp_path, secrets) -> None:  # type: ignore[no-un
     ok = runner.invoke(cli, ["--config", config.source, "drafts", "approve", str(draft_id), "--file", str(answer)])
     assert ok.exit_code == 0, ok.output
     assert core.db["requests"].get(core.review.get(draft_id).request_id)["outcome"] == "answered_by_hand"
+
+
+def test_non_staff_cannot_mark_requests_and_is_logged(core: Core) -> None:
+    taken = core.take_mail(mail())
+    with pytest.raises(NotStaff):
+        core.review.answered_by_hand(taken.request_id, "telegram:666")
+    with pytest.raises(NotStaff):
+        core.review.set_appointment(taken.request_id, "telegram:666")
+    refused = list(core.db.query("SELECT request_id, actor FROM events WHERE kind = 'review.refused'"))
+    assert refused == [{"request_id": taken.request_id, "actor": "telegram:666"}] * 2
+    assert core.db["requests"].get(taken.request_id)["appointment"] == 0

@@ -67,6 +67,11 @@ async def close(client: aioimaplib.IMAP4, *, polite: bool = True) -> None:
         transport.close()
 
 
+def search_uids(response: aioimaplib.Response) -> list[int]:
+    """The UIDs of a ``UID SEARCH`` response, sorted (untagged lines such as ``3 EXISTS`` ignored)."""
+    return sorted(int(u) for line in response.lines[:-1] if _UID_LIST.match(bytes(line)) for u in line.split())
+
+
 def parse_fetch(lines: list[bytes | bytearray]) -> list[tuple[int, bytes]]:
     """(uid, raw message) pairs from a ``UID FETCH … (UID BODY.PEEK[])`` response."""
     found: list[tuple[int, bytes]] = []
@@ -199,9 +204,7 @@ class ImapReader:
         response = await self._guard(client.uid_search(f"UID {last_uid + 1}:*"))
         if response.result != "OK":
             raise ImapError(f"UID SEARCH failed: {response.lines[-1:]}")
-        uids = sorted(int(u) for line in response.lines[:-1] if _UID_LIST.match(bytes(line))
-                      for u in bytes(line).split())
-        uids = [u for u in uids if u > last_uid]
+        uids = [u for u in search_uids(response) if u > last_uid]
         new = 0
         for start in range(0, len(uids), self.cfg.batch_size):
             batch = uids[start:start + self.cfg.batch_size]
@@ -229,7 +232,7 @@ class ImapReader:
         if not state or not state["last_uid"]:
             return []
         response = await self._guard(client.uid_search(f"UID 1:{state['last_uid']}"))
-        uids = sorted(int(u) for line in response.lines[:-1] if _UID_LIST.match(bytes(line)) for u in line.split())
+        uids = search_uids(response)
         missing = []
         for start in range(0, len(uids), 200):
             batch = ",".join(map(str, uids[start:start + 200]))
@@ -282,6 +285,6 @@ class SentFolder:
             await client.select(_quote(self.cfg.sent_mailbox))
             safe = message_id.replace('"', "")
             response = await client.uid_search(f'HEADER Message-ID "{safe}"')
-            return response.result == "OK" and any(_UID_LIST.match(bytes(x)) for x in response.lines[:-1])
+            return response.result == "OK" and bool(search_uids(response))
         finally:
             await close(client)

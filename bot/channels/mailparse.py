@@ -71,13 +71,7 @@ def _payload(part: Message) -> tuple[bytes | None, int]:
 def _header(msg: Message, name: str) -> str:
     """A header decoded from RFC 2047 encoded words, control characters removed; never raises."""
     value = msg.get(name)
-    if value is None:
-        return ""
-    try:
-        text = str(make_header(decode_header(str(value))))
-    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
-        text = str(value)
-    return re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", text).strip()
+    return "" if value is None else strip_controls(_decoded(str(value)))
 
 
 def _decode(part: Message) -> str:
@@ -94,6 +88,16 @@ def _decode(part: Message) -> str:
             return payload.decode("utf-8")
         except UnicodeDecodeError:
             return payload.decode("cp1252", errors="replace")
+
+
+# Control characters, and every character str.splitlines() treats as a line break (NEL, LS, PS…):
+# the email package refuses them in headers, and a receiving parser could split a header on them.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` on one line: control characters and line breaks become spaces."""
+    return _CONTROLS.sub(" ", text).strip()
 
 
 def _decoded(value: str) -> str:

@@ -13,15 +13,12 @@ import aiosmtplib
 from ..config import NetworkConfig, SmtpConfig
 from ..errors import PermanentSendError, TransientSendError
 from ..outbox import OutboxItem
-
-# Control characters, and every character str.splitlines() treats as a line break (NEL, LS, PS…):
-# the email package would refuse them, or a receiving parser could split the header on them.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+from .mailparse import strip_controls
 
 
 def clean_header(value: str, limit: int = 300) -> str:
     """A header value with no CR, LF or control characters (no header injection), trimmed."""
-    return _UNSAFE.sub(" ", value).strip()[:limit]
+    return strip_controls(value)[:limit]
 
 
 def build_reply(item: OutboxItem, network: NetworkConfig) -> EmailMessage:
