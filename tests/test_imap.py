@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import imaplib
 from pathlib import Path
 
 from bot.channels.imap import ImapReader, parse_fetch
 from bot.service import Core
-from tests.conftest import append, make_config, wait_for
+from tests.conftest import PASSWORD, append, make_config, wait_for
 from tests.mails import mail
 from tests.servers.dovecot import Dovecot
 
@@ -75,6 +76,28 @@ async def test_idle_push_takes_a_new_message_quickly(tmp_path: Path, dovecot: Do
     # so check the reader really was idling, not polling.
     assert core.db.execute("SELECT count(*) FROM drafts").fetchone()[0] == 1
     assert elapsed < 5
+
+
+async def test_mail_delivered_while_the_reader_is_busy_is_not_left_for_later(tmp_path: Path, dovecot: Dovecot) -> None:
+    # The server reports the new message (untagged EXISTS) with the response of whatever command
+    # is running; if the reader then enters IDLE, no push comes for it. It must notice anyway.
+    core = Core.build(make_config(tmp_path, dovecot))
+    assert core.config.imap is not None
+    await append(dovecot, mail("Premier message", message_id="<first@asso.example>"))
+
+    def take(raw: bytes):  # type: ignore[no-untyped-def]
+        if not stored(core):
+            with imaplib.IMAP4("127.0.0.1", dovecot.port) as other:
+                other.login("info", PASSWORD)
+                other.append("INBOX", None, None, mail("Arrivé pendant le travail", message_id="<busy@asso.example>"))
+                # Another client (a webmail, say) sees it first and takes its \\Recent flag, so the
+                # reader gets no RECENT at IDLE either: only the EXISTS that came with its last command.
+                other.select("INBOX")
+        return core.take_mail(raw)
+
+    reader = ImapReader(core.config.imap, core.db, take)
+    await run_reader(reader, lambda: len(stored(core)) == 2, timeout=8)
+    assert stored(core) == ["<first@asso.example>", "<busy@asso.example>"]
 
 
 async def test_duplicate_message_id_is_stored_once(tmp_path: Path, dovecot: Dovecot) -> None:

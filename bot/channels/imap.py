@@ -27,6 +27,7 @@ _MESSAGE_ID = re.compile(rb"<[^<>\s]+>")
 MAX_BACKOFF_S = 300.0
 _FETCH_UID = re.compile(rb"\bUID (\d+)")
 _UID_LIST = re.compile(rb"^[\d ]+$")
+_ARRIVAL = re.compile(rb"^(\* )?\d+ (EXISTS|RECENT)\b")
 
 
 class ImapError(GuichetError):
@@ -65,6 +66,25 @@ async def close(client: aioimaplib.IMAP4, *, polite: bool = True) -> None:
     transport = getattr(getattr(client, "protocol", None), "transport", None)
     if transport is not None:
         transport.close()
+
+
+def watch_arrivals(client: aioimaplib.IMAP4, arrived: asyncio.Event) -> None:
+    """Set ``arrived`` whenever the server announces a new message (untagged EXISTS or RECENT).
+
+    The server announces new mail with the response of whatever command is running; aioimaplib
+    drops those lines unless the command is IDLE or NOOP. A message announced during a SEARCH
+    or FETCH would then get no push once the reader idles, and wait for the next IDLE refresh.
+    aioimaplib has no public hook for this, hence the wrapper on its protocol's line handler.
+    """
+    protocol = client.protocol
+    handle = protocol._untagged_response
+
+    def untagged(line: bytes):  # type: ignore[no-untyped-def]
+        if _ARRIVAL.match(line):
+            arrived.set()
+        return handle(line)
+
+    protocol._untagged_response = untagged  # type: ignore[method-assign]
 
 
 def search_uids(response: aioimaplib.Response) -> list[int]:
@@ -107,6 +127,7 @@ class ImapReader:
         self._reconciled_at = 0.0
         self._client: aioimaplib.IMAP4 | None = None
         self._lost = asyncio.Event()
+        self._arrived = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read until ``stop`` is set, reconnecting with backoff when the server drops."""
@@ -136,6 +157,7 @@ class ImapReader:
         # One event per connection: a closing connection's callback must not touch the next one.
         lost = self._lost = asyncio.Event()
         self._client = client = await connect(self.cfg, lambda exc: lost.set())
+        watch_arrivals(client, self._arrived)
         response = await client.select(_quote(self.cfg.mailbox))
         if response.result != "OK":
             raise ImapError(f"cannot open mailbox {self.cfg.mailbox!r}: {response.lines[-1:]}")
@@ -150,12 +172,9 @@ class ImapReader:
         while not stop.is_set():
             if self._lost.is_set():
                 raise ConnectionError("connection lost")
-            if idle:
-                await self._idle(client, stop)
-            else:
-                await sleep_or_stop(stop, self.cfg.poll_interval)
-                if not stop.is_set():
-                    await self._guard(client.noop())
+            # A message announced while we were busy gets no push: take it before waiting again.
+            if not self._arrived.is_set():
+                await self._wait_for_mail(client, stop, idle)
             if self._lost.is_set():
                 raise ConnectionError("connection lost")
             await self.catch_up(client, uidvalidity)
@@ -174,6 +193,14 @@ class ImapReader:
             await asyncio.gather(task, return_exceptions=True)
             raise ConnectionError("connection lost during a command")
         return task.result()
+
+    async def _wait_for_mail(self, client: aioimaplib.IMAP4, stop: asyncio.Event, idle: bool) -> None:
+        if idle:
+            await self._idle(client, stop)
+            return
+        await sleep_or_stop(stop, self.cfg.poll_interval)
+        if not stop.is_set():
+            await self._guard(client.noop())
 
     async def _idle(self, client: aioimaplib.IMAP4, stop: asyncio.Event) -> None:
         idle = await client.idle_start(timeout=IDLE_REFRESH_S + 30)
@@ -201,6 +228,7 @@ class ImapReader:
                 log_event(self.db, "imap.uidvalidity_changed", old=state["uidvalidity"], new=uidvalidity)
             log.warning("IMAP %s: UIDVALIDITY changed; rescanning (duplicates are skipped)", self.cfg.mailbox)
         self._save_position(uidvalidity, last_uid)
+        self._arrived.clear()
         response = await self._guard(client.uid_search(f"UID {last_uid + 1}:*"))
         if response.result != "OK":
             raise ImapError(f"UID SEARCH failed: {response.lines[-1:]}")
