@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import sqlite_utils
@@ -13,15 +14,32 @@ OK_EVERY_S = 30.0
 
 
 class Health:
-    """Records successes and errors of one component (``imap``, ``outbox``, ``telegram``…)."""
+    """Records successes and errors of one component (``imap``, ``outbox``, ``telegram``…).
 
-    def __init__(self, db: sqlite_utils.Database, component: str) -> None:
+    ``fault()`` logs a warning only when the kind of fault changes, so a part that retries
+    every few seconds while a server is down says so once; ``ok()`` then logs the recovery once.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, component: str, logger: logging.Logger | None = None) -> None:
         self.db = db
         self.component = component
+        self.log = logger or logging.getLogger(f"guichet.{component}")
+        self.fault_kind: str | None = None
         self._ok: bool | None = None
         self._written = 0.0
 
+    def fault(self, kind: str, message: str) -> None:
+        """Record an error; log it unless the same kind of fault is already being reported."""
+        if kind != self.fault_kind:
+            self.log.warning("%s", message)
+        self.fault_kind = kind
+        self.error(message)
+
     def ok(self) -> None:
+        """Record a success (and log the recovery, once, after a fault)."""
+        if self.fault_kind is not None:
+            self.log.info("%s: working again", self.component)
+            self.fault_kind = None
         if self._ok is True and time.monotonic() - self._written < OK_EVERY_S:
             return
         stamp = now()

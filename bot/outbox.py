@@ -80,8 +80,8 @@ class Outbox:
         self.transports = transports
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._wake = asyncio.Event()
-        self._last_error: dict[int, str] = {}
-        self.health = Health(db, "outbox")
+        # One per channel: e-mail replies going out must not hide that Telegram ones are stuck.
+        self.health = {channel: Health(db, f"outbox {channel}", log) for channel in transports}
 
     def wake(self) -> None:
         self._wake.set()
@@ -119,12 +119,14 @@ class Outbox:
         for item in self.due():
             if await self._send(item):
                 sent += 1
-        for row in list(self.db.query("SELECT * FROM outbox WHERE state = 'sent' AND filed = 0 LIMIT 20")):
+        marks = ",".join("?" * len(self.transports))
+        for row in list(self.db.query(f"SELECT * FROM outbox WHERE state = 'sent' AND filed = 0 "
+                                      f"AND channel IN ({marks}) LIMIT 20", list(self.transports))):
             item = OutboxItem.from_row(row)
             try:
                 await self.transports[item.channel].file_copy(item)
             except Exception as exc:  # noqa: BLE001 - filing is best effort, retried next round
-                self._note_error(item, f"filing the copy failed: {exc}")
+                self._note_error(item, "filing", f"filing the copy failed: {exc}")
                 continue
             self.db["outbox"].update(item.id, {"filed": 1})
         return sent
@@ -153,7 +155,8 @@ class Outbox:
                 self.db.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ?, "
                                 "attempts = attempts + CASE WHEN state = 'sending' THEN 0 ELSE 1 END "
                                 "WHERE id = ?", [retry_at.isoformat(), str(exc), item.id])
-            self._note_error(item, f"will retry in {delay:.0f}s: {exc}")
+            # The kind leaves out the details (and the delay, which grows with each retry).
+            self._note_error(item, str(exc).split(":")[0], f"will retry in {delay:.0f}s: {exc}")
             return False
         except PermanentSendError as exc:
             with self.db.atomic():
@@ -166,15 +169,13 @@ class Outbox:
             await transport.file_copy(item)
             self.db["outbox"].update(item.id, {"filed": 1})
         except Exception as exc:  # noqa: BLE001 - the reply left; the copy is retried by flush()
-            self._note_error(item, f"filing the copy failed: {exc}")
+            self._note_error(item, "filing", f"filing the copy failed: {exc}")
         return True
 
-    def _note_error(self, item: OutboxItem, message: str) -> None:
-        # Log a fault once per item and kind, not on every retry.
-        if self._last_error.get(item.id) != message.split(":")[0]:
-            self._last_error[item.id] = message.split(":")[0]
-            log.warning("outbox %s (%s to %s): %s", item.id, item.channel, item.recipient, message)
-            self.health.error(f"outbox {item.id}: {message}")
+    def _note_error(self, item: OutboxItem, kind: str, message: str) -> None:
+        # One warning while the same fault lasts (a server down with ten replies queued, retried
+        # every few minutes, is one fault), not one per item and retry.
+        self.health[item.channel].fault(kind, f"outbox {item.id} ({item.channel} to {item.recipient}): {message}")
 
     def _mark_sent(self, item: OutboxItem, *, filed: bool, how: str, sent_id: str | None = None) -> None:
         stamp = now()
@@ -192,8 +193,7 @@ class Outbox:
                     "received_at": stamp, "stored_at": stamp,
                 })
             log_event(self.db, "outbox.sent", request_id=item.request_id, outbox_id=item.id, how=how)
-        self._last_error.pop(item.id, None)
-        self.health.ok()
+        self.health[item.channel].ok()
 
 
 def requeue(db: sqlite_utils.Database, item_id: int, actor: str) -> None:

@@ -119,26 +119,65 @@ async def test_database_locked_by_another_process(tmp_path: Path, dovecot: Dovec
         assert check.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
 
 
-async def test_smtp_refuses_then_drops_then_accepts(tmp_path: Path, smtp: SmtpServer) -> None:
+async def test_smtp_refuses_then_drops_then_accepts(tmp_path: Path, smtp: SmtpServer,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     from tests.test_send import Clock
 
+    caplog.set_level(logging.INFO, logger="guichet.outbox")
     core = Core.build(make_config(tmp_path, smtp=smtp))
     outbox_id = approve_one(core)
     clock = Clock()
     outbox = outbox_for(core, clock)
     smtp.handler.refuse = 1
     assert await outbox.flush() == 0  # 451
-    smtp.stop()  # then the server is gone: connections refused
-    clock.advance(3600)
-    assert await outbox.flush() == 0
+    smtp.stop()  # then the server is gone: connections refused, retry after retry
+    for _ in range(4):
+        clock.advance(3600)
+        assert await outbox.flush() == 0
     assert "unreachable" in core.db["outbox"].get(outbox_id)["last_error"]
+    assert core.db["health"].get("outbox email")["ok"] == 0
     smtp.restart()  # back on the same port
     clock.advance(3600)
     assert await outbox.flush() == 1
     clock.advance(7200)
     assert await outbox.flush() == 0
     assert len(smtp.received) == 1
-    assert core.db["outbox"].get(outbox_id)["attempts"] == 3
+    assert core.db["outbox"].get(outbox_id)["attempts"] == 6
+    # Two faults (451, then unreachable four times), each said once, then the recovery once.
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "guichet.outbox"]
+    assert [level for level, _ in said] == ["WARNING", "WARNING", "INFO"], said
+    assert "451" in said[0][1] and "unreachable" in said[1][1] and "working again" in said[2][1]
+    assert core.db["health"].get("outbox email")["ok"] == 1
+
+
+async def test_telegram_faults_are_logged_once_per_fault(tmp_path: Path, botapi: BotApiServer,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from tests.test_telegram import posted, running, to_holder
+
+    caplog.set_level(logging.INFO, logger="guichet")
+    async with running(make_config(tmp_path, extra=telegram_section(botapi))) as service:
+        await wait_for(lambda: any(c.method == "getUpdates" for c in botapi.calls))
+        botapi.fail("getUpdates", 502)
+        botapi.fail("getUpdates", 502)  # two failed polls in a row (1 s, then 2 s of backoff)
+        await wait_for(lambda: len([c for c in botapi.calls if c.method == "getUpdates" and c.status == 502]) == 2)
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, _, _ = await posted(botapi)
+        for _ in range(3):
+            botapi.fail("sendMessage", 502)
+        service.core.review.approve(draft_id, "terminal:alice")
+        for attempt in range(1, 4):  # three attempts meet a Bad Gateway
+            service.core.db["outbox"].update(1, {"next_attempt_at": "2000-01-01T00:00:00+00:00"})
+            service.outbox.wake()
+            await wait_for(lambda n=attempt: service.core.db["outbox"].get(1)["attempts"] == n)
+        service.core.db["outbox"].update(1, {"next_attempt_at": "2000-01-01T00:00:00+00:00"})
+        service.outbox.wake()
+        await wait_for(lambda: any("GIP" in t for t in to_holder(botapi)))
+    polls = [r.getMessage() for r in caplog.records if r.name == "guichet.telegram" and "getUpdates" in r.getMessage()]
+    assert len(polls) == 1, polls
+    sends = [r for r in caplog.records if r.name == "guichet.outbox" and r.levelname == "WARNING"]
+    assert len(sends) == 1, [r.getMessage() for r in sends]
+    recovered = [r.getMessage() for r in caplog.records if "working again" in r.getMessage()]
+    assert "telegram-updates: working again" in recovered and "outbox telegram: working again" in recovered
 
 
 async def test_bot_api_502_then_ok(tmp_path: Path, botapi: BotApiServer) -> None:

@@ -122,7 +122,7 @@ class ImapReader:
         self.last_fetch: str | None = None
         self.last_error: str | None = None
         self.taken = 0
-        self.health = Health(db, "imap")
+        self.health = Health(db, "imap", log)
         self.missing: list[int] = []
         self._reconciled_at = 0.0
         self._client: aioimaplib.IMAP4 | None = None
@@ -138,9 +138,8 @@ class ImapReader:
                 backoff = 1.0
             except (OSError, TimeoutError, aioimaplib.Abort, aioimaplib.Error, ImapError, ConnectionError) as exc:
                 message = f"{type(exc).__name__}: {exc}"
-                if message != self.last_error:
-                    log.warning("IMAP %s:%s: %s; reconnecting with backoff", self.cfg.host, self.cfg.port, message)
-                    self.health.error(message)
+                self.health.fault(message, f"IMAP {self.cfg.host}:{self.cfg.port}: {message}; "
+                                           "reconnecting with backoff")
                 self.last_error = message
                 self.connected.clear()
                 await sleep_or_stop(stop, backoff)
@@ -163,8 +162,6 @@ class ImapReader:
             raise ImapError(f"cannot open mailbox {self.cfg.mailbox!r}: {response.lines[-1:]}")
         uidvalidity = _uidvalidity(response.lines)
         self.connected.set()
-        if self.last_error:
-            log.info("IMAP %s:%s: connected again", self.cfg.host, self.cfg.port)
         self.last_error = None
         await self.catch_up(client, uidvalidity)
         await self.reconcile(client)

@@ -22,6 +22,7 @@ from telegram.ext import Application, ApplicationBuilder, CommandHandler, Contex
 
 from ..config import NetworkConfig, TelegramConfig
 from ..errors import PermanentSendError, TransientSendError
+from ..health import Health
 from ..intake import Intake
 from ..message import Incoming
 from ..outbox import OutboxItem
@@ -108,6 +109,8 @@ class TelegramChannel:
         self.network = network
         self.intake = intake
         self.desk = desk
+        # Its own component: the desk's successes must not hide a getUpdates fault, nor the reverse.
+        self.health = Health(desk.db, "telegram-updates", log)
         self.app = build_application(cfg)
         private = filters.ChatType.PRIVATE
         self.app.add_handler(CommandHandler("start", self.start, filters=private))
@@ -218,16 +221,17 @@ class TelegramChannel:
             try:
                 updates = fetch.result()
             except RetryAfter as exc:
-                self.desk.note_error(f"getUpdates: rate limited for {retry_after_s(exc):.0f}s")
+                self.health.fault("rate limited", f"getUpdates: rate limited for {retry_after_s(exc):.0f}s")
                 await sleep_or_stop(stop, retry_after_s(exc))
                 continue
             except TelegramError as exc:
                 # Said once per kind of error, not on every retry.
-                self.desk.note_error(f"getUpdates: {type(exc).__name__}: {exc}")
+                self.health.fault(type(exc).__name__, f"getUpdates: {type(exc).__name__}: {exc}")
                 await sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 60.0)
                 continue
             delay = 1.0
+            self.health.ok()
             for update in updates:
                 await self.app.process_update(update)
                 offset = update.update_id + 1

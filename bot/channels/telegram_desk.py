@@ -130,8 +130,7 @@ class StaffDesk:
         self.chat_id = str(cfg.staff_chat_id)
         self._wake = asyncio.Event()
         self._members: dict[int, tuple[bool, float]] = {}
-        self._last_error: str | None = None
-        self.health = Health(db, "telegram")
+        self.health = Health(db, "telegram", log)
 
     def attach(self, app: Application) -> None:  # type: ignore[type-arg]
         staff_chat = filters.Chat(chat_id=self.cfg.staff_chat_id)
@@ -141,11 +140,6 @@ class StaffDesk:
     def wake(self) -> None:
         self._wake.set()
 
-    def note_error(self, message: str) -> None:
-        if message != self._last_error:
-            log.warning("%s", message)
-            self.health.error(message)
-        self._last_error = message
 
     def _time(self) -> str:
         try:
@@ -190,13 +184,12 @@ class StaffDesk:
             try:
                 await self.sync(bot)
                 delay = 1.0
-                self._last_error = None
                 self.health.ok()
             except RetryAfter as exc:
                 delay = retry_after_s(exc)
-                self.note_error(f"staff desk: rate limited, waiting {delay:.0f}s")
+                self.health.fault("rate limited", f"staff desk: rate limited, waiting {delay:.0f}s")
             except (NetworkError, TelegramError) as exc:
-                self.note_error(f"staff desk: {type(exc).__name__}: {exc}; retrying")
+                self.health.fault(type(exc).__name__, f"staff desk: {type(exc).__name__}: {exc}; retrying")
                 delay = min(delay * 2, 60.0)
             await sleep_or_stop(stop, delay, wake=self._wake)
 
