@@ -21,6 +21,7 @@ import sqlite_utils
 
 from .config import Config
 from .export import export_period
+from .health import Health
 from .privacy import purge_older_than
 from .stats import month_summary, next_month
 from .store import now, one
@@ -29,6 +30,8 @@ from .waiting import sleep_or_stop
 log = logging.getLogger("guichet.schedule")
 
 MONTHLY = "monthly-report"
+MONTHLY_EMAIL = "monthly-report:email"
+MONTHLY_TELEGRAM = "monthly-report:telegram"
 PURGE = "retention-purge"
 
 
@@ -86,10 +89,14 @@ class Scheduler:
         except (KeyError, ValueError):
             self.tz = ZoneInfo("UTC")
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.health = Health(db, "schedule", log)
 
     def _done(self, job: str, period: str, **detail: object) -> None:
         self.db["scheduled_runs"].insert({"job": job, "period": period, "done_at": now(),
                                           "detail": json.dumps(detail, default=str)}, replace=True)
+
+    def _was_done(self, job: str, period: str) -> bool:
+        return one(self.db, "SELECT 1 FROM scheduled_runs WHERE job = ? AND period = ?", [job, period]) is not None
 
     async def monthly(self) -> list[str]:
         """Send every due monthly report; returns the periods sent."""
@@ -104,12 +111,18 @@ class Scheduler:
             summary = month_summary(self.db, month.year, month.month, self.tz)
             files = export_period(summary, Path(self.config.reports.out_dir), self.config.network.name,
                                   month.year, month.month)
-            if self.config.reports.email and self.send_mail and self.config.network.staff_email:
+            # Each way out is recorded apart: when the Telegram post fails, the retry must not
+            # send the e-mail a second time (nor the reverse).
+            if self.config.reports.email and self.send_mail and self.config.network.staff_email \
+                    and not self._was_done(MONTHLY_EMAIL, summary.period):
                 await self.send_mail(report_mail(self.config, summary.period, files, summary.total,
                                                  summary.year_to_date))
-            if self.config.reports.telegram and self.post_chart:
+                self._done(MONTHLY_EMAIL, summary.period, to=self.config.network.staff_email)
+            if self.config.reports.telegram and self.post_chart \
+                    and not self._was_done(MONTHLY_TELEGRAM, summary.period):
                 await self.post_chart(files[3], f"Demandes {summary.period} : {summary.total} "
                                                 f"(cumul {month.year} : {summary.year_to_date})")
+                self._done(MONTHLY_TELEGRAM, summary.period)
             self._done(MONTHLY, summary.period, total=summary.total, files=[p.name for p in files])
             log.info("monthly report %s sent (%d requests)", summary.period, summary.total)
             sent.append(summary.period)
@@ -118,7 +131,7 @@ class Scheduler:
     def purge(self) -> int:
         """Erase personal data older than the retention period, once a day."""
         today = self.clock().astimezone(self.tz).date()
-        if one(self.db, "SELECT 1 FROM scheduled_runs WHERE job = ? AND period = ?", [PURGE, today.isoformat()]):
+        if self._was_done(PURGE, today.isoformat()):
             return 0
         months = self.config.storage.retention_months
         cutoff = self.clock() - dt.timedelta(days=round(months * 30.44))
@@ -128,14 +141,11 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event, every_s: float = 60.0) -> None:
         """Check the jobs every minute until stopped; a failed job is retried at the next check."""
-        last_error = None
         while not stop.is_set():
             try:
                 self.purge()
                 await self.monthly()
-                last_error = None
+                self.health.ok()
             except Exception as exc:  # noqa: BLE001 - a report must not take the service down
-                if str(exc) != last_error:
-                    log.warning("scheduled job failed, will retry: %s", exc)
-                last_error = str(exc)
+                self.health.fault(f"{type(exc).__name__}: {exc}", f"scheduled job failed, will retry: {exc}")
             await sleep_or_stop(stop, every_s)

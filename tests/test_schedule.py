@@ -87,6 +87,30 @@ async def test_report_retried_when_smtp_fails(tmp_path: Path) -> None:
         == 0, "a report that was not sent must not be recorded as sent"
 
 
+async def test_failed_chart_post_is_retried_without_mailing_the_report_again(
+        tmp_path: Path, smtp: SmtpServer, botapi: BotApiServer) -> None:
+    config = make_config(tmp_path, smtp=smtp, extra=telegram_section(botapi) + '\n[reports]\nout_dir = "exp"\n')
+    Desk(Core.build(config)).email(at(2026, 10, 5), "Comment adhérer au réseau ?")
+    botapi.fail("sendPhoto", 502)
+    service = Service(Core.build(config))
+    service.scheduler.clock = lambda: paris(2026, 11, 1, 9).astimezone(dt.UTC)
+    task = asyncio.create_task(service.run())
+    try:
+        db = service.core.db
+        await wait_for(lambda: db.execute("SELECT ok FROM health WHERE component = 'schedule'").fetchone() == (0,))
+        assert len(smtp.received) == 1  # the e-mail left before the chart post failed
+        assert db.execute("SELECT job FROM scheduled_runs WHERE period = '2026-10'").fetchall() == \
+            [("monthly-report:email",)]
+        assert await service.scheduler.monthly() == ["2026-10"]  # the next round (a minute later)
+    finally:
+        service.stop.set()
+        await asyncio.wait_for(task, 20)
+    assert len(smtp.received) == 1, "the report was mailed twice"
+    assert [c.status for c in botapi.calls if c.method == "sendPhoto"] == [502, 200]
+    assert {r[0] for r in db.execute("SELECT job FROM scheduled_runs WHERE period = '2026-10'")} == \
+        {"monthly-report", "monthly-report:email", "monthly-report:telegram"}
+
+
 def test_purge_erases_personal_data_but_keeps_counts(tmp_path: Path) -> None:
     core = Core.build(make_config(tmp_path))
     desk = Desk(core)
