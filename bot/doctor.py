@@ -21,8 +21,14 @@ class Check:
 
 
 def _network_problem(host: str, port: int, exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"TLS problem with {host}:{port}: the server's certificate is not trusted "
+                f"({exc.verify_message or exc.reason}); check the host name, or ask the host for a valid certificate")
     if isinstance(exc, ssl.SSLError):
-        return f"TLS problem talking to {host}:{port} ({exc.reason or exc}); check ssl/starttls and the port"
+        if exc.reason == "WRONG_VERSION_NUMBER":
+            return (f"TLS problem with {host}:{port}: the server does not speak TLS on this port; set ssl = false "
+                    "(with starttls = true for SMTP on 587) or use the TLS port (993 for IMAP, 465 for SMTP)")
+        return f"TLS problem with {host}:{port} ({exc.reason or exc}); check ssl/starttls and the port"
     if isinstance(exc, ConnectionRefusedError):
         return f"nothing answers on {host}:{port} (connection refused): wrong host or port, or server down"
     if isinstance(exc, TimeoutError):
@@ -62,6 +68,10 @@ async def check_smtp(cfg: SmtpConfig) -> Check:
     except aiosmtplib.SMTPAuthenticationError:
         return Check("smtp", False, f"SMTP login refused for {cfg.username}: wrong user name or password")
     except aiosmtplib.SMTPException as exc:
+        if "STARTTLS extension not supported" in str(exc):
+            return Check("smtp", False, f"TLS problem with {cfg.host}:{cfg.port}: the server does not offer "
+                                        "STARTTLS; use ssl = true on port 465, or starttls = false on a trusted "
+                                        "network only")
         cause = exc.__cause__ or exc
         if isinstance(cause, OSError | TimeoutError):
             return Check("smtp", False, _network_problem(cfg.host, cfg.port, cause))

@@ -15,6 +15,7 @@ from tests.mails import mail
 from tests.servers.botapi import BotApiServer
 from tests.servers.dovecot import Dovecot, free_port
 from tests.servers.smtp import SmtpServer
+from tests.servers.tls import self_signed
 
 
 def doctor(config_path: str, **env: str) -> tuple[int, str]:
@@ -44,6 +45,36 @@ async def test_plain_words_for_each_problem(tmp_path: Path, dovecot: Dovecot, bo
     assert "BAD telegram: bot token invalid" in output
     code, output = await asyncio.to_thread(doctor, config.source)
     assert "BAD staff chat: staff chat -100777 not found or the bot is not a member" in output
+
+
+async def test_plain_words_for_tls_problems(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer) -> None:
+    config = make_config(tmp_path, extra=f"""
+[imap]
+host = "127.0.0.1"
+port = {dovecot.port}
+ssl = true
+username = "info"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+starttls = true
+""")
+    code, output = await asyncio.to_thread(doctor, config.source)
+    assert code == 1
+    # TLS asked of servers that speak plain text on these ports.
+    assert f"BAD imap: TLS problem with 127.0.0.1:{dovecot.port}: the server does not speak TLS on this port" \
+        in output
+    assert f"BAD smtp: TLS problem with 127.0.0.1:{smtp.port}: the server does not offer STARTTLS" in output
+
+
+async def test_untrusted_certificate_is_named(tmp_path: Path) -> None:
+    with SmtpServer(ssl_context=self_signed(tmp_path).server_context()) as tls_smtp:
+        config = make_config(tmp_path, extra=f'\n[smtp]\nhost = "127.0.0.1"\nport = {tls_smtp.port}\nssl = true\n')
+        code, output = await asyncio.to_thread(doctor, config.source)
+    assert code == 1
+    assert f"BAD smtp: TLS problem with 127.0.0.1:{tls_smtp.port}: the server's certificate is not trusted " \
+           "(self-signed certificate)" in output
 
 
 async def test_status_shows_what_the_service_did(tmp_path: Path, dovecot: Dovecot) -> None:

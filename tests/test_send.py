@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import ssl
 from pathlib import Path
 
+import aioimaplib
+import aiosmtplib
 import pytest
 
-from bot.channels.imap import SentFolder
+from bot.channels.imap import ImapReader, SentFolder
 from bot.channels.smtp import MailTransport
 from bot.outbox import Outbox, OutboxItem
 from bot.service import Core
-from tests.conftest import imap_client, make_config
+from tests.conftest import PASSWORD, imap_client, make_config, wait_for
 from tests.mails import mail
 from tests.servers.dovecot import Dovecot, free_port
 from tests.servers.smtp import SmtpServer
+from tests.servers.tls import self_signed
 
 STAFF = "terminal:alice"
 
@@ -78,6 +83,48 @@ async def test_reply_is_threaded_sent_once_and_filed(tmp_path: Path, dovecot: Do
     assert await sent_folder_ids(dovecot) == [row["out_message_id"]]
     request = core.db["requests"].get(row["request_id"])
     assert request["status"] == "answered" and request["answered_at"]
+
+
+async def test_over_tls_as_in_production(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The usual provider settings: IMAP on TLS from the first byte (993), SMTP with STARTTLS (587);
+    # the certificate is trusted the way a real CA's would be, through the system's trust store.
+    cert = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
+    with Dovecot(users={"info": PASSWORD}, certificate=cert) as imaps, \
+            SmtpServer(starttls_context=cert.server_context()) as smtp:
+        config = make_config(tmp_path, extra=f"""
+[imap]
+host = "127.0.0.1"
+port = {imaps.port}
+ssl = true
+username = "info"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+starttls = true
+""")
+        core = Core.build(config)
+        client = aioimaplib.IMAP4(host="127.0.0.1", port=imaps.port, ssl_context=ssl.create_default_context())
+        await client.wait_hello_from_server()
+        await client.login("info", PASSWORD)
+        await client.append(mail(message_id="<tls@asso.example>"), mailbox="INBOX")
+        await client.logout()
+        assert config.imap is not None
+        reader = ImapReader(config.imap, core.db, core.take_mail)
+        stop = asyncio.Event()
+        task = asyncio.create_task(reader.run(stop))
+        await wait_for(lambda: core.db["drafts"].count == 1)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        draft_id = next(core.db.query("SELECT id FROM drafts"))["id"]
+        core.review.approve(draft_id, STAFF)
+        assert await outbox_for(core).flush() == 1
+        assert [r.message["In-Reply-To"] for r in smtp.received] == ["<tls@asso.example>"]
+        assert core.db["outbox"].get(1)["filed"] == 1  # the copy went to Sent over TLS too
+        with pytest.raises(aiosmtplib.SMTPResponseException, match="STARTTLS"):  # TLS was really required
+            await aiosmtplib.send(mail(), hostname="127.0.0.1", port=smtp.port, start_tls=False,
+                                  sender="a@b.example", recipients=["c@d.example"])
 
 
 async def test_smtp_refusing_then_accepting_sends_exactly_once(tmp_path: Path, smtp: SmtpServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -42,8 +43,10 @@ def _quote(mailbox: str) -> str:
 async def connect(cfg: ImapConfig, conn_lost: Callable[[Exception | None], None] | None = None,
                   timeout: float = 30.0) -> aioimaplib.IMAP4:
     """Connect and log in; raises ImapError with a plain message on refusal."""
-    cls = aioimaplib.IMAP4_SSL if cfg.ssl else aioimaplib.IMAP4
-    client = cls(host=cfg.host, port=cfg.port, timeout=timeout, conn_lost_cb=conn_lost)
+    # Not IMAP4_SSL: it does not take conn_lost_cb. IMAP4 with a context does TLS just the same.
+    context = ssl.create_default_context() if cfg.ssl else None
+    client = aioimaplib.IMAP4(host=cfg.host, port=cfg.port, timeout=timeout, conn_lost_cb=conn_lost,
+                              ssl_context=context)
     try:
         await client.wait_hello_from_server()
         response = await client.login(cfg.username, cfg.password)

@@ -12,11 +12,14 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .tls import Certificate
 
 CONF = """\
 instance_name = guichet-test-{port}
@@ -25,7 +28,7 @@ state_dir = {base}/state
 log_path = {base}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_uid = nobody
@@ -54,12 +57,14 @@ namespace inbox {{
   }}
 }}
 service imap-login {{
-  inet_listener imap {{
+  inet_listener {listener} {{
     address = 127.0.0.1
     port = {port}
+{listener_ssl}
   }}
 }}
 """
+PLAIN = {"ssl": "ssl = no", "listener": "imap", "listener_ssl": ""}
 
 
 def free_port() -> int:
@@ -69,12 +74,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _greets(port: int, timeout: float) -> bool:
+def _greets(port: int, timeout: float, tls: bool = False) -> bool:
     # imap-login may accept before it can greet; only "* OK" means ready.
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            return s.recv(64).startswith(b"* OK")
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            raw.settimeout(timeout)
+            if not tls:
+                return raw.recv(64).startswith(b"* OK")
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            with context.wrap_socket(raw) as s:
+                return s.recv(64).startswith(b"* OK")
     except OSError:
         return False
 
@@ -85,6 +95,8 @@ class Dovecot:
 
     users: dict[str, str] = field(default_factory=lambda: {"info": "secret"})
     port: int = 0
+    # TLS only (imaps, as most providers on port 993) with this certificate, when given.
+    certificate: Certificate | None = None
     base: Path = field(default_factory=lambda: Path("."))
     _proc: subprocess.Popen[bytes] | None = None
 
@@ -105,7 +117,11 @@ class Dovecot:
         shutil.chown(self.base / "mail", "nobody", "nogroup")
         self.port = self.port or free_port()
         conf = self.base / "dovecot.conf"
-        conf.write_text(CONF.format(base=self.base, port=self.port))
+        tls = PLAIN
+        if self.certificate is not None:
+            tls = {"ssl": f"ssl = required\nssl_cert = <{self.certificate.cert}\nssl_key = <{self.certificate.key}",
+                   "listener": "imaps", "listener_ssl": "    ssl = yes"}
+        conf.write_text(CONF.format(base=self.base, port=self.port, **tls))
         self._proc = subprocess.Popen(
             ["dovecot", "-c", str(conf), "-F"],
             start_new_session=True,
@@ -116,7 +132,7 @@ class Dovecot:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"dovecot exited: {self.log()}")
-            if _greets(self.port, 0.5):
+            if _greets(self.port, 0.5, self.certificate is not None):
                 return self
             time.sleep(0.03)
         self.stop()
@@ -146,7 +162,7 @@ class Dovecot:
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if _greets(self.port, 0.5):
+            if _greets(self.port, 0.5, self.certificate is not None):
                 return
             time.sleep(0.03)
         raise RuntimeError(f"dovecot did not come back: {self.log()}")

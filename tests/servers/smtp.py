@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email import policy
@@ -47,10 +48,19 @@ class RecordingHandler:
 class SmtpServer:
     """``with SmtpServer() as smtp:`` gives ``smtp.port`` and ``smtp.handler.received``."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None,
+                 starttls_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context``: TLS from the first byte (port 465 style); ``starttls_context``: STARTTLS
+        offered and required before MAIL (port 587 style)."""
         self.handler = RecordingHandler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._tls: dict[str, Any] = {"ssl_context": ssl_context}
+        if starttls_context is not None:
+            self._tls.update(tls_context=starttls_context, require_starttls=True)
+        self.controller = self._controller()
+
+    def _controller(self) -> Controller:
+        return Controller(self.handler, hostname="127.0.0.1", port=self.port, **self._tls)
 
     @property
     def received(self) -> list[Received]:
@@ -65,7 +75,7 @@ class SmtpServer:
 
     def restart(self) -> None:
         """Start again on the same port, keeping what was received (a Controller runs only once)."""
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = self._controller()
         self.controller.start()
 
     def __enter__(self) -> SmtpServer:
