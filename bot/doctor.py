@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +37,14 @@ def _network_problem(host: str, port: int, exc: BaseException) -> str:
     return f"cannot reach {host}:{port}: {exc}"
 
 
+async def _socket_closed(sock: socket.socket | None, timeout: float = 2.0) -> None:
+    # Closing a TLS connection takes a round trip (close_notify); doctor's asyncio.run() would
+    # end first and leave the socket open, so wait for it to be really closed.
+    deadline = asyncio.get_running_loop().time() + timeout
+    while sock is not None and sock.fileno() != -1 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
 async def check_imap(cfg: ImapConfig) -> Check:
     from .channels.imap import ImapError, _quote, close, connect
 
@@ -54,17 +63,20 @@ async def check_imap(cfg: ImapConfig) -> Check:
         sent = "" if status.result == "OK" else f"; sent folder {cfg.sent_mailbox!r} not found"
         return Check("imap", not sent, f"logged in as {cfg.username}, {cfg.mailbox} open, {idle}{sent}")
     finally:
+        sock = client.protocol.transport.get_extra_info("socket") if client.protocol.transport else None
         await close(client)
+        await _socket_closed(sock)
 
 
 async def check_smtp(cfg: SmtpConfig) -> Check:
     client = aiosmtplib.SMTP(hostname=cfg.host, port=cfg.port, use_tls=cfg.ssl,
                              start_tls=cfg.starttls if not cfg.ssl else False, timeout=10)
+    sock = None
     try:
         await client.connect()
+        sock = client.get_transport_info("socket")
         if cfg.username:
             await client.login(cfg.username, cfg.password)
-        await client.quit()
     except aiosmtplib.SMTPAuthenticationError:
         return Check("smtp", False, f"SMTP login refused for {cfg.username}: wrong user name or password")
     except aiosmtplib.SMTPException as exc:
@@ -78,6 +90,13 @@ async def check_smtp(cfg: SmtpConfig) -> Check:
         return Check("smtp", False, f"SMTP server refused: {exc}")
     except (OSError, TimeoutError) as exc:
         return Check("smtp", False, _network_problem(cfg.host, cfg.port, exc))
+    finally:
+        if client.is_connected:
+            try:
+                await asyncio.wait_for(client.quit(), 5)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+            await _socket_closed(sock)
     login = f"logged in as {cfg.username}" if cfg.username else "no login configured"
     return Check("smtp", True, f"{cfg.host}:{cfg.port} answers, {login}")
 

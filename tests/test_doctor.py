@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
@@ -75,6 +76,19 @@ async def test_untrusted_certificate_is_named(tmp_path: Path) -> None:
     assert code == 1
     assert f"BAD smtp: TLS problem with 127.0.0.1:{tls_smtp.port}: the server's certificate is not trusted " \
            "(self-signed certificate)" in output
+
+
+async def test_smtp_login_refused_over_starttls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
+    with SmtpServer(starttls_context=cert.server_context(), users={"info@reseau.example": "smtp-pw"}) as smtp:
+        config = make_config(tmp_path, extra=f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+                                             'starttls = true\nusername = "info@reseau.example"\n')
+        code, output = await asyncio.to_thread(doctor, config.source, GUICHET_SMTP_PASSWORD="wrong")
+        assert code == 1
+        assert "BAD smtp: SMTP login refused for info@reseau.example: wrong user name or password" in output
+        code, output = await asyncio.to_thread(doctor, config.source, GUICHET_SMTP_PASSWORD="smtp-pw")
+        assert f"ok  smtp: 127.0.0.1:{smtp.port} answers, logged in as info@reseau.example" in output
 
 
 async def test_status_shows_what_the_service_did(tmp_path: Path, dovecot: Dovecot) -> None:

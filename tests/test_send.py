@@ -14,9 +14,10 @@ import pytest
 
 from bot.channels.imap import ImapReader, SentFolder
 from bot.channels.smtp import MailTransport
+from bot.config import load
 from bot.outbox import Outbox, OutboxItem
 from bot.service import Core
-from tests.conftest import PASSWORD, imap_client, make_config, wait_for
+from tests.conftest import ENV, PASSWORD, imap_client, make_config, wait_for
 from tests.mails import mail
 from tests.servers.dovecot import Dovecot, free_port
 from tests.servers.smtp import SmtpServer
@@ -91,8 +92,8 @@ async def test_over_tls_as_in_production(tmp_path: Path, monkeypatch: pytest.Mon
     cert = self_signed(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
     with Dovecot(users={"info": PASSWORD}, certificate=cert) as imaps, \
-            SmtpServer(starttls_context=cert.server_context()) as smtp:
-        config = make_config(tmp_path, extra=f"""
+            SmtpServer(starttls_context=cert.server_context(), users={"info@reseau.example": "smtp-pw"}) as smtp:
+        make_config(tmp_path, extra=f"""
 [imap]
 host = "127.0.0.1"
 port = {imaps.port}
@@ -103,7 +104,9 @@ username = "info"
 host = "127.0.0.1"
 port = {smtp.port}
 starttls = true
+username = "info@reseau.example"
 """)
+        config = load(tmp_path / "guichet.toml", env={**ENV, "GUICHET_SMTP_PASSWORD": "smtp-pw"})
         core = Core.build(config)
         client = aioimaplib.IMAP4(host="127.0.0.1", port=imaps.port, ssl_context=ssl.create_default_context())
         await client.wait_hello_from_server()
@@ -122,8 +125,12 @@ starttls = true
         assert await outbox_for(core).flush() == 1
         assert [r.message["In-Reply-To"] for r in smtp.received] == ["<tls@asso.example>"]
         assert core.db["outbox"].get(1)["filed"] == 1  # the copy went to Sent over TLS too
-        with pytest.raises(aiosmtplib.SMTPResponseException, match="STARTTLS"):  # TLS was really required
+        # The server really required TLS, then a login.
+        with pytest.raises(aiosmtplib.SMTPResponseException, match="STARTTLS"):
             await aiosmtplib.send(mail(), hostname="127.0.0.1", port=smtp.port, start_tls=False,
+                                  sender="a@b.example", recipients=["c@d.example"])
+        with pytest.raises(aiosmtplib.SMTPResponseException, match=r"[Aa]uth"):
+            await aiosmtplib.send(mail(), hostname="127.0.0.1", port=smtp.port, start_tls=True,
                                   sender="a@b.example", recipients=["c@d.example"])
 
 

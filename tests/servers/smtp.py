@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from .dovecot import free_port
 
@@ -49,14 +50,20 @@ class SmtpServer:
     """``with SmtpServer() as smtp:`` gives ``smtp.port`` and ``smtp.handler.received``."""
 
     def __init__(self, ssl_context: ssl.SSLContext | None = None,
-                 starttls_context: ssl.SSLContext | None = None) -> None:
+                 starttls_context: ssl.SSLContext | None = None, users: dict[str, str] | None = None) -> None:
         """``ssl_context``: TLS from the first byte (port 465 style); ``starttls_context``: STARTTLS
-        offered and required before MAIL (port 587 style)."""
+        offered and required before MAIL (port 587 style); ``users``: AUTH required, after TLS."""
         self.handler = RecordingHandler()
         self.port = free_port()
         self._tls: dict[str, Any] = {"ssl_context": ssl_context}
         if starttls_context is not None:
             self._tls.update(tls_context=starttls_context, require_starttls=True)
+        if users is not None:
+            def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+                ok = isinstance(data, LoginPassword) and users.get(data.login.decode()) == data.password.decode()
+                return AuthResult(success=ok, handled=False)  # handled=True would mean "I answered"
+
+            self._tls.update(authenticator=authenticate, auth_required=True)
         self.controller = self._controller()
 
     def _controller(self) -> Controller:
