@@ -8,7 +8,7 @@ from bot.channels.mailparse import parse_mail
 from bot.config import Config, StorageConfig
 from bot.matching import Matcher
 from bot.matching.evaluate import evaluate, read_jsonl
-from bot.matching.prepare import detect_language, fold, split_questions, tokens
+from bot.matching.prepare import detect_language, fold, split_questions, stem, tokens
 from bot.service import Core
 from tests.mails import mail
 
@@ -30,6 +30,17 @@ def test_sms_abbreviations_are_expanded() -> None:
     assert tokens("asso") == tokens("association")
     assert tokens("un rdv stp") == tokens("rendez-vous")
     assert "solidar" in " ".join(tokens("projet de SI")) and tokens("si tu veux") == []
+
+
+@pytest.mark.parametrize("written", ["prendre rendez-vous", "un rendez vous", "un RDV", "nos micro projets",
+                                     "un micro-projet", "des microprojets", "le co-financement", "co financer",
+                                     "un cofinancement", "par e-mail", "par e mail", "mon email",
+                                     "c'est hors sujet", "hors-sujet", "Hors-Sujet"])
+def test_compounds_stay_one_word(written: str) -> None:
+    compound = {"rendez": "rendezvous", "rdv": "rendezvous", "micro": "microprojet", "co": "cofinancement",
+                "mail": "courriel", "hors": "horssujet"}
+    expected = next(word for hint, word in compound.items() if hint in written.lower())
+    assert stem(expected) in tokens(written)
 
 
 def test_departement_is_not_departure() -> None:

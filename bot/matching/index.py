@@ -43,7 +43,10 @@ class Index:
             lengths.append(sum(weighted.values()))
             # Coverage counts what the entry is about, not every scheme its answer mentions in passing.
             self.terms.append(frozenset().union(*(toks for name, toks in doc.fields.items() if name != "answer")))
-            rows.extend(term_ids.setdefault(tok, len(term_ids)) for tok in weighted)
+            for tok in weighted:
+                if tok not in term_ids:
+                    term_ids[tok] = len(term_ids)
+            rows.extend(map(term_ids.__getitem__, weighted))
             cols.extend([number] * len(weighted))
             tfs.extend(weighted.values())
         # Postings as one sorted array per column (CSR): each word's documents and its saturated

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 
 import snowballstemmer
 
@@ -25,6 +26,7 @@ ABBREVIATIONS = {
 # Only when typed in capitals: as lowercase words they are ordinary French ("si", "ces").
 UPPER_ABBREVIATIONS = {"SI": "solidarite internationale", "CES": "corps europeen solidarite",
                        "SC": "service civique", "RI": "relations internationales", "CA": "conseil administration"}
+_UPPER = re.compile(r"\b(" + "|".join(UPPER_ABBREVIATIONS) + r")\b")
 
 STOP_WORDS = frozenset("""
 a ai aie ait as au aux avec avoir avons avez ont c ca ce ceci cela celle celles celui ces cet cette ceux chez
@@ -55,7 +57,13 @@ STEM_OVERRIDES = {
     "benevoles": "benevol", "benevolat": "benevol",
 }
 _COMPOUND_WORDS = list(COMPOUNDS.values())
-_COMPOUND = re.compile(r"\b(?:" + "|".join(f"({pattern})" for pattern in COMPOUNDS) + r")\b")
+# A text can hold a compound only if it holds one of these (tests/test_matching.py checks that
+# every way of writing each compound has one); most texts have none and skip the regex scan.
+_COMPOUND_HINTS = ("rendez", "rdv", "micro", "cofinanc", "co-financ", "co financ", "email", "e-mail", "e mail",
+                   "hors-sujet", "hors sujet", "horssujet")
+# The look-ahead lets the scan skip, at C speed, every word that cannot start a compound.
+_COMPOUND = re.compile(r"\b(?=[" + "".join(sorted({p[0] for p in COMPOUNDS})) + "])(?:"
+                       + "|".join(f"({pattern})" for pattern in COMPOUNDS) + r")\b")
 _FRENCH = snowballstemmer.stemmer("french")
 _ENGLISH_HINTS = frozenset("the and is are you we our my with for what how can could would please hello hi "
                            "thanks thank looking want which where when do does i am".split())
@@ -80,9 +88,8 @@ def detect_language(text: str) -> str:
 
 def _expand_upper(text: str) -> str:
     if not any(abbreviation in text for abbreviation in UPPER_ABBREVIATIONS):
-        return text  # the common case, found without a regex scan
-    return re.sub(r"\b(" + "|".join(UPPER_ABBREVIATIONS) + r")\b",
-                  lambda m: " " + UPPER_ABBREVIATIONS[m.group(1)] + " ", text)
+        return text  # the common case, found without a regex scan (which costs more on long answers)
+    return _UPPER.sub(lambda m: " " + UPPER_ABBREVIATIONS[m.group(1)] + " ", text)
 
 
 def stem(word: str) -> str:
@@ -101,14 +108,16 @@ class Synonyms:
             if words:
                 self.by_first.setdefault(words[0], []).append((words, fold(target)))
 
-    def expand(self, folded: str) -> str:
-        words = _WORD.findall(folded)
+    def expand(self, words: list[str]) -> list[str]:
+        """``words`` followed by the words of every synonym target their phrases call for."""
         extra: dict[str, None] = {}
+        by_first = self.by_first
         for start, word in enumerate(words):
-            for phrase, target in self.by_first.get(word, ()):
-                if len(phrase) == 1 or tuple(words[start:start + len(phrase)]) == phrase:
-                    extra[target] = None
-        return folded + " " + " ".join(extra) if extra else folded
+            if word in by_first:
+                for phrase, target in by_first[word]:
+                    if len(phrase) == 1 or tuple(words[start:start + len(phrase)]) == phrase:
+                        extra[target] = None
+        return words + _WORD.findall(" ".join(extra)) if extra else words
 
 
 def _group(match: re.Match[str]) -> int:
@@ -125,10 +134,13 @@ def _word_tokens(word: str) -> tuple[str, ...]:
 
 def tokens(text: str, synonyms: Synonyms | None = None) -> list[str]:
     """Stemmed content words of ``text``, abbreviations and synonyms expanded."""
-    folded = _COMPOUND.sub(lambda m: _COMPOUND_WORDS[_group(m)], fold(_expand_upper(text)))
+    folded = fold(_expand_upper(text))
+    if any(hint in folded for hint in _COMPOUND_HINTS):  # most texts have none: skip the regex scan
+        folded = _COMPOUND.sub(lambda m: _COMPOUND_WORDS[_group(m)], folded)
+    words = _WORD.findall(folded)
     if synonyms is not None:
-        folded = synonyms.expand(folded)
-    return [tok for word in _WORD.findall(folded) for tok in _word_tokens(word)]
+        words = synonyms.expand(words)
+    return list(chain.from_iterable(map(_word_tokens, words)))
 
 
 def split_questions(text: str) -> list[str]:
