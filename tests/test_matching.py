@@ -98,6 +98,19 @@ def test_candidates_are_ranked_and_bounded(matcher: Matcher) -> None:
     assert result.slug == result.candidates[0].slug
 
 
+@pytest.mark.parametrize("text", [
+    "JSI pour des jeunes de 16 ans ?",
+    "Quand est la prochaine formation sur le montage de projet ?",
+    "Pouvez-vous relire notre dossier de subvention avant envoi ?",
+])
+def test_the_most_likely_candidate_comes_first(matcher: Matcher, text: str) -> None:
+    # Staff read the list as "most likely first"; the draft uses the first one.
+    result = matcher.match(text)
+    confidences = [c.confidence for c in result.candidates]
+    assert confidences == sorted(confidences, reverse=True)
+    assert result.confidence == confidences[0]
+
+
 def test_english_is_detected(matcher: Matcher) -> None:
     result = matcher.match("Hi, we are a small French association supporting a school. Is there a small grant?")
     assert result.language == "en"

@@ -150,9 +150,10 @@ class Matcher:
             return Match(None, 0.0, (), language)
         top = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        candidates = tuple(
-            Candidate(f.key, round(confidence(f, (runner_up if f is top else top.score)), 3)) for f in real[:5])
-        best = real[0]
+        candidates = tuple(sorted(
+            (Candidate(f.key, round(confidence(f, (runner_up if f is top else top.score)), 3)) for f in real[:5]),
+            key=lambda c: -c.confidence))
+        best = next(f for f in real if f.key == candidates[0].slug)
         abstain = top.key.startswith(OUT_OF_SCOPE) or candidates[0].confidence < self.threshold
         others = self._other_questions(text, best.key)
         return Match(None if abstain else best.key, candidates[0].confidence, candidates, language, others)

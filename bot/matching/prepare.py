@@ -54,7 +54,8 @@ STEM_OVERRIDES = {
     "departement": "departement", "departements": "departement", "departemental": "departement",
     "departementale": "departement", "departementaux": "departement", "regional": "region",
     "regionale": "region", "regionaux": "region", "jeunesse": "jeun", "benevole": "benevol",
-    "benevoles": "benevol", "benevolat": "benevol",
+    "benevoles": "benevol", "benevolat": "benevol", "europeen": "europ", "europeens": "europ",
+    "europeenne": "europ", "europeennes": "europ",
 }
 _COMPOUND_WORDS = list(COMPOUNDS.values())
 # A text can hold a compound only if it holds one of these (tests/test_matching.py checks that
