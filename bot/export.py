@@ -56,10 +56,12 @@ def summary_tables(summary: Summary) -> dict[str, list[list[str | int]]]:
                                      ["accompagnements personnalisés", summary.appointments],
                                      ["messages automatiques (non comptés)", summary.machine],
                                      ["ignorées (non comptées)", summary.ignored]]
+    by_entry: list[list[str | int]] = [["fiche", "demandes"]]
+    by_entry += [[entry, count] for entry, count in summary.by_entry()]
     return {
         "Totaux": totals,
         "Par catégorie et canal": by_category,
-        "Par fiche (top 15)": [["fiche", "demandes"], *([e, n] for e, n in summary.by_entry())],
+        "Par fiche (top 15)": by_entry,
         "Par résultat": by_outcome,
         "Délais de réponse": times,
     }
@@ -116,7 +118,7 @@ def write_chart(path: Path, summary: Summary, year: int, last_month: int, networ
     fig, ax = plt.subplots(figsize=(10, 5.6), dpi=150)
     bottom = [0] * len(months)
     for category in categories:
-        values = [per_month.get(m, {}).get(category, 0) for m in months]
+        values = [per_month[m].get(category, 0) if m in per_month else 0 for m in months]
         ax.bar([MONTHS[m - 1] for m in months], values, bottom=bottom, label=category,
                color=COLOURS.get(category, "#bcbd22"))
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]

@@ -19,7 +19,7 @@ from .draft import Drafter, base_subject
 from .knowledge import Entry
 from .matching import Match, Matcher
 from .message import Incoming
-from .store import log_event, now, one
+from .store import insert, log_event, now, one
 
 # A message with the same sender and subject within this many days joins the request.
 SAME_SUBJECT_DAYS = 30
@@ -106,8 +106,7 @@ class Intake:
 
     def _new_request(self, incoming: Incoming) -> int:
         stamp = now()
-        table = self.db["requests"]
-        table.insert({
+        request_id = insert(self.db, "requests", {
             "channel": incoming.channel,
             "requester": incoming.sender,
             "requester_name": incoming.sender_name,
@@ -120,13 +119,11 @@ class Intake:
             "received_at": incoming.received_at.isoformat(),
             "updated_at": stamp,
         })
-        request_id = int(table.last_pk)
         log_event(self.db, "request.opened", request_id=request_id, channel=incoming.channel)
         return request_id
 
     def _store(self, incoming: Incoming, request_id: int, language: str | None) -> int:
-        table = self.db["messages"]
-        table.insert({
+        return insert(self.db, "messages", {
             "channel": incoming.channel,
             "external_id": incoming.external_id,
             "direction": "in",
@@ -145,7 +142,6 @@ class Intake:
             "received_at": incoming.received_at.isoformat(),
             "stored_at": now(),
         })
-        return int(table.last_pk)
 
     def _draft(self, incoming: Incoming, request_id: int, message_id: int, match: Match, follow_up: bool) -> int:
         notes = [f"problème de lecture : {p}" for p in incoming.problems]
@@ -165,8 +161,7 @@ class Intake:
                 [now(), request_id]).rowcount
             if superseded:
                 notes.append("relance : le brouillon précédent a été remplacé")
-        table = self.db["drafts"]
-        table.insert({
+        draft_id = insert(self.db, "drafts", {
             "request_id": request_id,
             "message_id": message_id,
             "state": "pending",
@@ -179,12 +174,11 @@ class Intake:
             "text": text,
             "created_at": now(),
         })
-        draft_id = int(table.last_pk)
-        fields = {"status": "open", "updated_at": now(), "language": match.language}
+        fields: dict[str, object] = {"status": "open", "updated_at": now(), "language": match.language}
         if not follow_up or entry is not None:
             fields.update(slug=entry.slug if entry else None, category=entry.category if entry else None,
                           confidence=match.confidence)
-        self.db["requests"].update(request_id, fields)
+        self.db.table("requests").update(request_id, fields)
         log_event(self.db, "draft.created", request_id=request_id, draft_id=draft_id,
                   slug=entry.slug if entry else None, confidence=match.confidence, by_hand=entry is None)
         return draft_id

@@ -68,7 +68,7 @@ class Transport(Protocol):
 
 def backoff_s(attempts: int) -> float:
     """Exponential backoff: 5 s, 10 s, 20 s … capped at an hour."""
-    return min(5.0 * (2 ** max(attempts - 1, 0)), MAX_BACKOFF_S)
+    return min(5.0 * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_S)
 
 
 class Outbox:
@@ -101,7 +101,7 @@ class Outbox:
                 self._mark_sent(item, filed=True, how="reconciled")
             else:
                 with self.db.atomic():
-                    self.db["outbox"].update(item.id, {"state": "uncertain"})
+                    self.db.table("outbox").update(item.id, {"state": "uncertain"})
                     log_event(self.db, "outbox.uncertain", request_id=item.request_id, outbox_id=item.id)
                 log.warning("outbox %s: interrupted while sending; not resent, staff must check "
                             "(guichet outbox retry %s)", item.id, item.id)
@@ -128,7 +128,7 @@ class Outbox:
             except Exception as exc:  # noqa: BLE001 - filing is best effort, retried next round
                 self._note_error(item, "filing", f"filing the copy failed: {exc}")
                 continue
-            self.db["outbox"].update(item.id, {"filed": 1})
+            self.db.table("outbox").update(item.id, {"filed": 1})
         return sent
 
     async def run(self, stop: asyncio.Event, idle_s: float = 2.0) -> None:
@@ -160,14 +160,14 @@ class Outbox:
             return False
         except PermanentSendError as exc:
             with self.db.atomic():
-                self.db["outbox"].update(item.id, {"state": "failed", "last_error": str(exc)})
+                self.db.table("outbox").update(item.id, {"state": "failed", "last_error": str(exc)})
                 log_event(self.db, "outbox.failed", request_id=item.request_id, outbox_id=item.id, error=str(exc))
             log.error("outbox %s: failed for good: %s", item.id, exc)
             return False
         self._mark_sent(item, filed=False, how="sent", sent_id=sent_id)
         try:
             await transport.file_copy(item)
-            self.db["outbox"].update(item.id, {"filed": 1})
+            self.db.table("outbox").update(item.id, {"filed": 1})
         except Exception as exc:  # noqa: BLE001 - the reply left; the copy is retried by flush()
             self._note_error(item, "filing", f"filing the copy failed: {exc}")
         return True
@@ -180,14 +180,14 @@ class Outbox:
     def _mark_sent(self, item: OutboxItem, *, filed: bool, how: str, sent_id: str | None = None) -> None:
         stamp = now()
         with self.db.atomic():
-            self.db["outbox"].update(item.id, {"state": "sent", "sent_at": stamp, "filed": int(filed),
+            self.db.table("outbox").update(item.id, {"state": "sent", "sent_at": stamp, "filed": int(filed),
                                                "last_error": None})
-            self.db["requests"].update(item.request_id, {"status": "answered", "answered_at": stamp,
+            self.db.table("requests").update(item.request_id, {"status": "answered", "answered_at": stamp,
                                                          "updated_at": stamp})
             existing = one(self.db, "SELECT id FROM messages WHERE channel = ? AND external_id = ?",
                            [item.channel, sent_id or item.out_message_id])
             if existing is None:
-                self.db["messages"].insert({
+                self.db.table("messages").insert({
                     "channel": item.channel, "external_id": sent_id or item.out_message_id, "direction": "out",
                     "request_id": item.request_id, "sender": None, "subject": item.subject, "text": item.body,
                     "received_at": stamp, "stored_at": stamp,
@@ -204,5 +204,5 @@ def requeue(db: sqlite_utils.Database, item_id: int, actor: str) -> None:
     if row["state"] not in ("uncertain", "failed"):
         raise ReviewError(f"outbox {item_id} is {row['state']}: only uncertain or failed replies can be retried")
     with db.atomic():
-        db["outbox"].update(item_id, {"state": "queued", "next_attempt_at": now(), "last_error": None})
+        db.table("outbox").update(item_id, {"state": "queued", "next_attempt_at": now(), "last_error": None})
         log_event(db, "outbox.requeued", request_id=row["request_id"], outbox_id=item_id, actor=actor)

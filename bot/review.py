@@ -20,7 +20,7 @@ import sqlite_utils
 from .draft import Drafter, reply_subject
 from .errors import AlreadyDecided, NotFound, NotStaff, ReviewError
 from .knowledge import Entry
-from .store import log_event, now, one
+from .store import insert, log_event, now, one
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Review:
         if not changed:
             fresh = self.get(draft.id)
             raise AlreadyDecided(draft.id, fresh.state, fresh.decided_by, fresh.decided_at)
-        self.db["requests"].update(draft.request_id, {"decided_by": actor, "updated_at": stamp, **fields})
+        self.db.table("requests").update(draft.request_id, {"decided_by": actor, "updated_at": stamp, **fields})
 
     def approve(self, draft_id: int, actor: str, text: str | None = None) -> int:
         """Approve the draft (optionally with edited text); returns the outbox item id."""
@@ -145,9 +145,8 @@ class Review:
         with self.db.atomic():
             self._decide(draft, "approved", actor, outcome=outcome)
             if text is not None:
-                self.db["drafts"].update(draft_id, {"text": final, "edited": 1})
-            table = self.db["outbox"]
-            table.insert({
+                self.db.table("drafts").update(draft_id, {"text": final, "edited": 1})
+            outbox_id = insert(self.db, "outbox", {
                 "draft_id": draft_id,
                 "request_id": draft.request_id,
                 "channel": request["channel"],
@@ -160,7 +159,6 @@ class Review:
                 "next_attempt_at": now(),
                 "created_at": now(),
             })
-            outbox_id = int(table.last_pk)
             log_event(self.db, "draft.approved", request_id=draft.request_id, draft_id=draft_id, actor=actor,
                       outcome=outcome, outbox_id=outbox_id)
         self.on_change(draft_id)
@@ -172,7 +170,7 @@ class Review:
         if not text.strip():
             raise ReviewError("the new text is empty")
         with self.db.atomic():
-            self.db["drafts"].update(draft.id, {"text": text, "edited": 1})
+            self.db.table("drafts").update(draft.id, {"text": text, "edited": 1})
             log_event(self.db, "draft.edited", request_id=draft.request_id, draft_id=draft_id, actor=actor)
         return self.get(draft_id)
 
@@ -186,8 +184,8 @@ class Review:
         text = self.drafter.render(entry, sender_name=draft.requester_name,
                                    language=(language or {}).get("language") or "fr", today=today)
         with self.db.atomic():
-            self.db["drafts"].update(draft_id, {"slug": slug, "text": text, "edited": 0})
-            self.db["requests"].update(draft.request_id, {"slug": slug, "category": entry.category,
+            self.db.table("drafts").update(draft_id, {"slug": slug, "text": text, "edited": 0})
+            self.db.table("requests").update(draft.request_id, {"slug": slug, "category": entry.category,
                                                           "updated_at": now()})
             log_event(self.db, "draft.rechosen", request_id=draft.request_id, draft_id=draft_id, actor=actor,
                       slug=slug)
@@ -225,7 +223,7 @@ class Review:
                 raise NotFound(f"no knowledge entry {slug!r}")
             fields.update(slug=slug, category=entry.category)
         with self.db.atomic():
-            self.db["requests"].update(request_id, fields)
+            self.db.table("requests").update(request_id, fields)
             self.db.execute("UPDATE drafts SET state = 'rejected', decided_at = ?, decided_by = ? "
                             "WHERE request_id = ? AND state = 'pending'", [now(), actor, request_id])
             log_event(self.db, "request.answered_by_hand", request_id=request_id, actor=actor, slug=slug)
@@ -236,5 +234,5 @@ class Review:
         if one(self.db, "SELECT id FROM requests WHERE id = ?", [request_id]) is None:
             raise NotFound(f"no request {request_id}")
         with self.db.atomic():
-            self.db["requests"].update(request_id, {"appointment": int(on), "updated_at": now()})
+            self.db.table("requests").update(request_id, {"appointment": int(on), "updated_at": now()})
             log_event(self.db, "request.appointment", request_id=request_id, actor=actor, on=on)

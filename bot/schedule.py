@@ -92,7 +92,7 @@ class Scheduler:
         self.health = Health(db, "schedule", log)
 
     def _done(self, job: str, period: str, **detail: object) -> None:
-        self.db["scheduled_runs"].insert({"job": job, "period": period, "done_at": now(),
+        self.db.table("scheduled_runs").insert({"job": job, "period": period, "done_at": now(),
                                           "detail": json.dumps(detail, default=str)}, replace=True)
 
     def _was_done(self, job: str, period: str) -> bool:

@@ -67,3 +67,12 @@ def log_event(db: sqlite_utils.Database, kind: str, *, request_id: int | None = 
 def one(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
     """The first row of a query as a dict, or None."""
     return next(iter(db.query(sql, params or [])), None)
+
+
+def insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
+    """Insert ``row`` into ``table`` and return the new row's id."""
+    target = db.table(table)
+    target.insert(row)
+    if target.last_pk is None:  # only for tables without a rowid, which Guichet does not have
+        raise RuntimeError(f"no id for the row inserted into {table}")
+    return int(target.last_pk)

@@ -87,7 +87,7 @@ def watch_arrivals(client: aioimaplib.IMAP4, arrived: asyncio.Event) -> None:
             arrived.set()
         return handle(line)
 
-    protocol._untagged_response = untagged  # type: ignore[method-assign]
+    protocol._untagged_response = untagged
 
 
 def search_uids(response: aioimaplib.Response) -> list[int]:
@@ -280,7 +280,7 @@ class ImapReader:
         return missing
 
     def _save_position(self, uidvalidity: int, last_uid: int) -> None:
-        self.db["imap_state"].upsert({"mailbox": self.cfg.mailbox, "uidvalidity": uidvalidity,
+        self.db.table("imap_state").upsert({"mailbox": self.cfg.mailbox, "uidvalidity": uidvalidity,
                                       "last_uid": last_uid, "updated_at": now()}, pk="mailbox")
 
 

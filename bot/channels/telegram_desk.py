@@ -207,7 +207,7 @@ class StaffDesk:
     async def post(self, bot: Bot, view: DraftView) -> None:
         sent = await bot.send_message(self.cfg.staff_chat_id, render(view, self.entries), parse_mode="HTML",
                                       reply_markup=keyboard(view))
-        self.db["desk_posts"].insert({"draft_id": view.id, "desk": DESK, "chat_id": self.chat_id,
+        self.db.table("desk_posts").insert({"draft_id": view.id, "desk": DESK, "chat_id": self.chat_id,
                                       "message_id": str(sent.message_id), "kind": "draft", "state": "open",
                                       "posted_at": now()})
 
@@ -229,7 +229,7 @@ class StaffDesk:
                                         message_id=int(message_id), parse_mode="HTML", reply_markup=None)
         except BadRequest as exc:  # message deleted by someone, or unchanged: nothing left to show
             log.info("desk post %s not edited: %s", post_id, exc)
-        self.db["desk_posts"].update(post_id, {"state": "closed"})
+        self.db.table("desk_posts").update(post_id, {"state": "closed"})
 
     # --- decisions ------------------------------------------------------------------------------
 
@@ -296,7 +296,7 @@ class StaffDesk:
             prompt = await bot.send_message(
                 chat, f"✏️ {esc(query.from_user.first_name)}, répondez à ce message avec le texte à envoyer "
                       f"(brouillon {draft_id}).", parse_mode="HTML", reply_markup=ForceReply(selective=True))
-            self.db["desk_posts"].insert({"draft_id": draft_id, "desk": DESK, "chat_id": self.chat_id,
+            self.db.table("desk_posts").insert({"draft_id": draft_id, "desk": DESK, "chat_id": self.chat_id,
                                           "message_id": str(prompt.message_id), "kind": "prompt", "state": "open",
                                           "posted_at": now()})
             await query.answer("Répondez au message avec le nouveau texte.")
@@ -337,5 +337,5 @@ class StaffDesk:
                     parse_mode="HTML", reply_markup=None)
             except BadRequest:
                 pass
-            self.db["desk_posts"].update(old["id"], {"state": "replaced"})
+            self.db.table("desk_posts").update(old["id"], {"state": "replaced"})
         await self.post(context.bot, view)
