@@ -170,9 +170,24 @@ def m004_health(db: sqlite_utils.Database) -> None:
     )
 
 
+def m005_staff_notices(db: sqlite_utils.Database) -> None:
+    """Which warnings each staff desk has posted, so that each is posted once."""
+    db.executescript(
+        """
+        CREATE TABLE staff_notices (
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            desk TEXT NOT NULL,
+            posted_at TEXT NOT NULL,
+            PRIMARY KEY (event_id, desk)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
     ("003_scheduled_runs", m003_scheduled_runs),
     ("004_health", m004_health),
+    ("005_staff_notices", m005_staff_notices),
 ]

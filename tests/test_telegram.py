@@ -229,3 +229,29 @@ def test_office_hours() -> None:
     assert not in_office_hours(dt.datetime(2026, 11, 22, 10, 0), "09:00-17:30")  # Sunday
     parts = split_text(("paragraphe " * 50 + "\n\n") * 20, limit=1000)
     assert all(len(p) <= 1000 for p in parts) and len(parts) > 1
+
+
+async def test_staff_are_warned_in_the_chat_once(tmp_path: Path, dovecot: Dovecot, botapi: BotApiServer) -> None:
+    config = make_config(tmp_path, dovecot, extra=telegram_section(botapi))
+    await append(dovecot, *(mail(f"Question {i} sur le FONJEP", message_id=f"<w{i}@asso.example>", subject=f"S{i}")
+                            for i in range(3)))
+    async with running(config) as service:
+        db = service.core.db
+        await wait_for(lambda: len(staff_posts(botapi)) == 3)
+    lost = db.execute("SELECT id FROM messages WHERE external_id = '<w1@asso.example>'").fetchone()[0]
+    for sql in ("DELETE FROM desk_posts WHERE draft_id IN (SELECT id FROM drafts WHERE message_id = ?)",
+                "DELETE FROM drafts WHERE message_id = ?", "DELETE FROM messages WHERE id = ?"):
+        db.execute(sql, [lost])  # as if it had been lost
+
+    def warnings() -> list[str]:
+        texts = [str(c.params["text"]) for c in botapi.sent(chat_id=STAFF_CHAT)]
+        return [text for text in texts if "jamais pris" in text]
+
+    async with running(config):
+        await wait_for(lambda: warnings())
+    assert "Boîte INBOX : 1 message(s) jamais pris en compte par Guichet (UID 2)" in warnings()[0]
+    async with running(config) as service:  # restarted: the gap is still there, but staff know already
+        await wait_for(lambda: service.core.db["imap_state"].get("INBOX")["updated_at"] and
+                       len([c for c in botapi.calls if c.method == "getUpdates"]) > 6)
+        await asyncio.sleep(1)
+    assert len(warnings()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import ssl
@@ -274,10 +275,16 @@ class ImapReader:
             message = f"{len(missing)} message(s) in {self.cfg.mailbox} were never taken in (UIDs {missing[:20]})"
             log.warning("IMAP reconciliation: %s", message)
             self.health.error(f"reconciliation: {message}")
-            with self.db.atomic():
-                log_event(self.db, "imap.reconcile_mismatch", mailbox=self.cfg.mailbox, uids=missing[:100])
+            if missing[:100] != self._last_reported_gap():  # after a restart, the same gap is not news
+                with self.db.atomic():
+                    log_event(self.db, "imap.reconcile_mismatch", mailbox=self.cfg.mailbox, uids=missing[:100])
         self.missing = missing
         return missing
+
+    def _last_reported_gap(self) -> list[int]:
+        last = one(self.db, "SELECT detail FROM events WHERE kind = 'imap.reconcile_mismatch' "
+                            "AND json_extract(detail, '$.mailbox') = ? ORDER BY id DESC LIMIT 1", [self.cfg.mailbox])
+        return list(json.loads(last["detail"]).get("uids", [])) if last else []
 
     def _save_position(self, uidvalidity: int, last_uid: int) -> None:
         self.db.table("imap_state").upsert({"mailbox": self.cfg.mailbox, "uidvalidity": uidvalidity,

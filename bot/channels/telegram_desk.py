@@ -25,6 +25,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
+from .. import notices
 from ..config import NetworkConfig, TelegramConfig
 from ..errors import AlreadyDecided, GuichetError, NotStaff
 from ..health import Health
@@ -194,7 +195,7 @@ class StaffDesk:
             await sleep_or_stop(stop, delay, wake=self._wake)
 
     async def sync(self, bot: Bot) -> None:
-        """Post pending drafts not posted yet; close posts of drafts decided elsewhere."""
+        """Post pending drafts not posted yet, close posts of drafts decided elsewhere, post warnings."""
         for row in list(self.db.query(
                 "SELECT d.id FROM drafts d WHERE d.state = 'pending' AND NOT EXISTS (SELECT 1 FROM desk_posts p "
                 "WHERE p.draft_id = d.id AND p.desk = ? AND p.kind = 'draft') ORDER BY d.id LIMIT 20", [DESK])):
@@ -203,6 +204,9 @@ class StaffDesk:
                 "SELECT p.*, d.state AS draft_state FROM desk_posts p JOIN drafts d ON d.id = p.draft_id "
                 "WHERE p.desk = ? AND p.kind = 'draft' AND p.state = 'open' AND d.state != 'pending'", [DESK])):
             await self.close(bot, row["id"], row["message_id"], self.review.get(row["draft_id"]))
+        for notice in notices.pending(self.db, DESK):
+            await bot.send_message(self.cfg.staff_chat_id, esc(notice.text), parse_mode="HTML")
+            notices.posted(self.db, DESK, notice)
 
     async def post(self, bot: Bot, view: DraftView) -> None:
         sent = await bot.send_message(self.cfg.staff_chat_id, render(view, self.entries), parse_mode="HTML",

@@ -1,0 +1,59 @@
+"""Warn: the events a person must hear about without asking, worded for the staff desk.
+
+A message in the mailbox that Guichet never took in, a reply interrupted while it was being
+sent, a reply the server refused for good: each is logged and shown by ``guichet status``, and a
+desk (the Telegram staff chat) posts it once, so staff need not think of looking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from .store import now
+
+KINDS = ("imap.reconcile_mismatch", "outbox.uncertain", "outbox.failed")
+# A desk configured later does not replay old history, only what is still fresh.
+RECENT = dt.timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Notice:
+    event_id: int
+    text: str
+
+
+def render(kind: str, detail: dict[str, Any]) -> str:
+    """The plain-text warning for one event (the desk escapes it for its own format)."""
+    if kind == "imap.reconcile_mismatch":
+        uids = detail.get("uids") or []
+        return (f"⚠️ Boîte {detail.get('mailbox', '?')} : {len(uids)} message(s) jamais pris en compte par "
+                f"Guichet (UID {', '.join(map(str, uids[:10]))}). Regardez-les dans la boîte aux lettres ; "
+                "« guichet status » les liste.")
+    if kind == "outbox.uncertain":
+        item = detail.get("outbox_id")
+        return (f"⚠️ Réponse {item} interrompue pendant l'envoi : elle n'est pas renvoyée d'office. Vérifiez si "
+                f"la personne l'a reçue, sinon « guichet outbox retry {item} ».")
+    if kind == "outbox.failed":
+        return (f"❌ Réponse {detail.get('outbox_id')} refusée définitivement : {detail.get('error', '')}. "
+                "« guichet outbox list » la montre ; corrigez l'adresse puis « guichet outbox retry ».")
+    return f"⚠️ {kind}"
+
+
+def pending(db: sqlite_utils.Database, desk: str, clock: dt.datetime | None = None) -> list[Notice]:
+    """Recent warnings this desk has not posted yet, oldest first."""
+    since = ((clock or dt.datetime.now(dt.UTC)) - RECENT).isoformat()
+    marks = ",".join("?" * len(KINDS))
+    rows = db.query(f"SELECT id, kind, detail FROM events e WHERE kind IN ({marks}) AND at >= ? AND NOT EXISTS "
+                    f"(SELECT 1 FROM staff_notices n WHERE n.event_id = e.id AND n.desk = ?) ORDER BY id LIMIT 20",
+                    [*KINDS, since, desk])
+    return [Notice(int(r["id"]), render(r["kind"], json.loads(r["detail"]))) for r in rows]
+
+
+def posted(db: sqlite_utils.Database, desk: str, notice: Notice) -> None:
+    """Record that ``desk`` has shown ``notice`` (so it is never posted twice)."""
+    db.table("staff_notices").insert({"event_id": notice.event_id, "desk": desk, "posted_at": now()})
