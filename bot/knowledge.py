@@ -149,6 +149,56 @@ def parse_entry(path: Path) -> Entry:
     return entry
 
 
+def _yaml_file(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(str(path), "file", f"not valid YAML: {' '.join(str(exc).split())}") from exc
+
+
+def read_synonyms(directory: str | Path) -> dict[str, str]:
+    """``synonyms.yaml`` (phrase: words to add), validated; empty when there is none."""
+    path = Path(directory) / "synonyms.yaml"
+    if not path.exists():
+        return {}
+    data = _yaml_file(path) or {}
+    if not isinstance(data, dict):
+        raise KnowledgeError(str(path), "file", "expected lines of the form 'phrase: words to add'")
+    for phrase, words in data.items():
+        if not str(phrase).strip() or not isinstance(words, str) or not words.strip():
+            raise KnowledgeError(str(path), str(phrase), "expected 'phrase: words to add', with text on both sides")
+    return {str(phrase): str(words) for phrase, words in data.items()}
+
+
+@dataclass(frozen=True)
+class OutOfScope:
+    """A family of messages the base must not answer (thanks, invoices, visas…)."""
+
+    id: str
+    questions: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+
+
+def read_out_of_scope(directory: str | Path) -> list[OutOfScope]:
+    """``hors-champ.yaml`` (families of messages not to answer from the base), validated."""
+    path = Path(directory) / "hors-champ.yaml"
+    if not path.exists():
+        return []
+    data = _yaml_file(path) or []
+    if not isinstance(data, list):
+        raise KnowledgeError(str(path), "file", "expected a list of families ('- id: …' with questions, keywords)")
+    families = []
+    for number, family in enumerate(data, 1):
+        if not isinstance(family, dict) or not str(family.get("id") or "").strip():
+            raise KnowledgeError(str(path), f"family {number}", "expected 'id', 'questions' and 'keywords'")
+        name = str(family["id"])
+        families.append(OutOfScope(
+            id=name,
+            questions=_strings(str(path), f"{name}: questions", family.get("questions"), required=True),
+            keywords=_strings(str(path), f"{name}: keywords", family.get("keywords"))))
+    return families
+
+
 def check(directory: str | Path, today: dt.date | None = None) -> CheckReport:
     """Validate every entry under ``directory``; never raises for a bad file."""
     today = today or dt.date.today()
@@ -174,6 +224,11 @@ def check(directory: str | Path, today: dt.date | None = None) -> CheckReport:
             report.warnings.append(f"{path}: reviewed: no review date")
         elif (today - entry.reviewed).days > 365:
             report.warnings.append(f"{path}: reviewed: not reviewed for over a year ({entry.reviewed})")
+    for read in (read_synonyms, read_out_of_scope):
+        try:
+            read(directory)
+        except KnowledgeError as exc:
+            report.errors.append(str(exc))
     return report
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rapidfuzz import fuzz
 
 from bot import knowledge
 from bot.cli import cli
@@ -16,6 +18,7 @@ from bot.config import REPO_ROOT
 
 KB = REPO_ROOT / "knowledge"
 TOPICS = REPO_ROOT.parent / "shared" / "knowledge-topics.md"
+DEV = REPO_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
 GOOD = """---
 slug: test-entree
@@ -47,6 +50,20 @@ def test_shipped_knowledge_base_is_valid() -> None:
         assert len(entry.questions) >= 4, entry.slug
         assert entry.links, entry.slug
         assert entry.answer_en, entry.slug
+
+
+def test_no_sentence_of_the_evaluation_set_is_in_the_knowledge_base() -> None:
+    # The evaluation set measures the matcher; a question copied (or barely reworded) from it would
+    # make the measure a lie. Any sentence of the base this close to one of the set's is refused.
+    if not DEV.exists():
+        pytest.skip("no evaluation set beside the project")
+    sentences = [s for line in DEV.read_text(encoding="utf-8").splitlines()
+                 for s in re.split(r"(?<=[.?!])\s+|\n+", json.loads(line)["text"]) if len(s) > 20]
+    ours = [q for e in knowledge.load(KB) for q in e.questions]
+    ours += [q for family in knowledge.read_out_of_scope(KB) for q in family.questions]
+    too_close = [(q, s) for q in ours for s in sentences
+                 if fuzz.ratio(q.lower(), s.lower()) >= 80 or fuzz.token_sort_ratio(q.lower(), s.lower()) >= 80]
+    assert not too_close
 
 
 def test_every_required_slug_exists() -> None:
@@ -105,3 +122,24 @@ def test_cli_kb_check_exit_codes(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["kb", "check", "--dir", str(bad)])
     assert result.exit_code == 1
     assert "info-contact.md: category: unknown category 'divers'" in result.output
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    # An unquoted "Message automatique : …" is a mapping in YAML, not a text: it used to crash the matcher.
+    ("hors-champ.yaml", "- id: absence\n  questions:\n    - Message automatique : absent\n",
+     "hors-champ.yaml: absence: questions: expected a list of non-empty texts"),
+    ("hors-champ.yaml", "- questions: [Merci]\n",
+     "hors-champ.yaml: family 1: expected 'id', 'questions' and 'keywords'"),
+    ("hors-champ.yaml", "id: absence\n", "hors-champ.yaml: file: expected a list of families"),
+    ("synonyms.yaml", "puits:\n", "synonyms.yaml: puits: expected 'phrase: words to add'"),
+    ("synonyms.yaml", "puits: [eau\n", "synonyms.yaml: file: not valid YAML"),
+])
+def test_the_files_beside_the_entries_are_checked(tmp_path: Path, name: str, text: str, expected: str) -> None:
+    kb = tmp_path / "kb"
+    shutil.copytree(KB, kb)
+    (kb / name).write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["kb", "check", "--dir", str(kb)])
+    assert result.exit_code == 1
+    assert expected in result.output, result.output
+    with pytest.raises(knowledge.KnowledgeError, match=re.escape(expected.split(": ", 1)[1][:30])):
+        (knowledge.read_out_of_scope if name == "hors-champ.yaml" else knowledge.read_synonyms)(kb)

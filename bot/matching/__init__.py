@@ -15,9 +15,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from ..knowledge import Entry
+from ..knowledge import Entry, OutOfScope, read_out_of_scope, read_synonyms
 from .index import Document, Index
 from .prepare import Synonyms, detect_language, split_questions, tokens
 
@@ -72,31 +70,25 @@ class Match:
 
 
 def load_synonyms(directory: str | Path) -> Synonyms:
-    path = Path(directory) / "synonyms.yaml"
-    if not path.exists():
-        return Synonyms()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return Synonyms({str(k): str(v) for k, v in data.items()})
+    """The curated synonyms beside the entries (``synonyms.yaml``), validated."""
+    return Synonyms(read_synonyms(directory))
 
 
-def load_out_of_scope(directory: str | Path) -> list[dict[str, list[str]]]:
-    path = Path(directory) / "hors-champ.yaml"
-    if not path.exists():
-        return []
-    return list(yaml.safe_load(path.read_text(encoding="utf-8")) or [])
+def load_out_of_scope(directory: str | Path) -> list[OutOfScope]:
+    """The out-of-scope families beside the entries (``hors-champ.yaml``), validated."""
+    return read_out_of_scope(directory)
 
 
 class Matcher:
     """Ranks knowledge entries for a message; built once, then ``match`` per message."""
 
     def __init__(self, entries: list[Entry], threshold: float = 0.5, synonyms: Synonyms | None = None,
-                 out_of_scope: list[dict[str, list[str]]] | None = None) -> None:
+                 out_of_scope: list[OutOfScope] | None = None) -> None:
         self.threshold = threshold
         self.synonyms = synonyms or Synonyms()
         docs = [self._document(e.slug, e.title, e.questions, e.keywords, e.answer) for e in entries]
-        for number, family in enumerate(out_of_scope or []):
-            docs.append(self._document(f"{OUT_OF_SCOPE}{family.get('id', number)}", "",
-                                       tuple(family.get("questions", [])), tuple(family.get("keywords", [])), ""))
+        for family in out_of_scope or []:
+            docs.append(self._document(f"{OUT_OF_SCOPE}{family.id}", "", family.questions, family.keywords, ""))
         self.index = Index(docs)
 
     @classmethod

@@ -56,6 +56,8 @@ STEM_OVERRIDES = {
     "regionale": "region", "regionaux": "region", "jeunesse": "jeun", "benevole": "benevol",
     "benevoles": "benevol", "benevolat": "benevol", "europeen": "europ", "europeens": "europ",
     "europeenne": "europ", "europeennes": "europ",
+    # "quelques semaines" is not "quelqu'un" (whose apostrophe leaves "quelqu").
+    "quelque": "quelque", "quelques": "quelque",
 }
 _COMPOUND_WORDS = list(COMPOUNDS.values())
 # A text can hold a compound only if it holds one of these (tests/test_matching.py checks that
