@@ -1,0 +1,123 @@
+"""``guichet ask``, ``run``, ``status`` and ``doctor``: trying, running and checking the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+
+import click
+
+from ..service import Service
+from ..store import open_db
+from . import Context, cli, pass_ctx
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--subject", default="", help="E-mail subject, matched with the text.")
+@pass_ctx
+def ask(ctx: Context, text: str, subject: str) -> None:
+    """Show what Guichet would draft for a question (nothing is stored or sent).
+
+    \b
+    Example:
+      guichet ask "Comment financer un micro-projet au Togo ?"
+    """
+    core = ctx.core
+    match = core.matcher.match(text, subject)
+    if match.slug is None:
+        click.echo(f"no match (best confidence {match.confidence:.2f}): staff would answer by hand")
+    else:
+        entry = next(e for e in core.entries if e.slug == match.slug)
+        click.echo(f"entry: {entry.slug} ({entry.category}) — {entry.title}")
+        click.echo(f"confidence: {match.confidence:.2f}  language: {match.language}")
+    others = ", ".join(f"{c.slug} {c.confidence:.2f}" for c in match.candidates[1:4])
+    if others:
+        click.echo(f"candidates: {others}")
+    if match.slug is not None:
+        entry = next(e for e in core.entries if e.slug == match.slug)
+        click.echo("\n--- draft ---\n" + core.drafter.render(entry, language=match.language))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for journald or a log collector."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+@cli.command()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Logs on stderr as text lines or as one JSON object per line.")
+@pass_ctx
+def run(ctx: Context, verbose: bool, log_format: str) -> None:
+    """Run the service: read the mailbox (IDLE) and Telegram, draft, send approved replies.
+
+    Stops cleanly on SIGTERM or Ctrl-C: the message in hand is finished, IMAP and Telegram are
+    closed properly. Logs go to stderr.
+
+    \b
+    Example:
+      GUICHET_IMAP_PASSWORD=… GUICHET_SMTP_PASSWORD=… guichet --config guichet.toml run --log-format json
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Telegram long poll otherwise
+    asyncio.run(Service(ctx.core).run())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """What the running service last did: fetches, queues, pending drafts, last errors.
+
+    \b
+    Example:
+      guichet status
+    """
+    from ..health import status as read_status
+
+    data = read_status(open_db(ctx.config.storage.database))
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    for box in data["mailboxes"]:  # type: ignore[attr-defined]
+        click.echo(f"mailbox {box['mailbox']}: last fetch {box['last_fetch'][:19]}, last UID {box['last_uid']}")
+    click.echo(f"messages taken in: {data['messages']} (last {str(data['last_message'] or '-')[:19]})")
+    click.echo(f"drafts pending: {data['pending_drafts']}, requests to answer by hand: {data['to_answer_by_hand']}")
+    outbox = data["outbox"] or {}
+    click.echo("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(outbox.items())) or "empty"))  # type: ignore[attr-defined]
+    for part in data["components"]:  # type: ignore[attr-defined]
+        state = "ok" if part["ok"] else "ERROR"
+        line = f"{part['component']}: {state}, last ok {str(part['last_ok'] or '-')[:19]}"
+        if part["last_error"]:
+            line += f"; last error {str(part['last_error_at'])[:19]}: {part['last_error']}"
+        click.echo(line)
+
+
+@cli.command()
+@pass_ctx
+def doctor(ctx: Context) -> None:
+    """Check the config and reach the IMAP, SMTP and Telegram servers; exit 1 if anything is wrong.
+
+    \b
+    Example:
+      GUICHET_IMAP_PASSWORD=… guichet --config guichet.toml doctor
+    """
+    from ..doctor import run_checks
+
+    checks = asyncio.run(run_checks(ctx.config))
+    for check in checks:
+        click.echo(f"{'ok ' if check.ok else 'BAD'} {check.name}: {check.detail}")
+    if not all(c.ok for c in checks):
+        sys.exit(1)
