@@ -67,6 +67,13 @@ timeout = 5
     return load(path, env=ENV)
 
 
+def tls_sections(imap_port: int, smtp_port: int, smtp_username: str = "") -> str:
+    """[imap] with TLS from the first byte and [smtp] with STARTTLS, as most providers set them."""
+    login = f'username = "{smtp_username}"\n' if smtp_username else ""
+    return (f'\n[imap]\nhost = "127.0.0.1"\nport = {imap_port}\nssl = true\nusername = "info"\n'
+            f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = true\n{login}')
+
+
 @pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """The secrets in the environment, for tests that run the CLI."""

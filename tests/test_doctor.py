@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.service import Core, Service
-from tests.conftest import ENV, STAFF_CHAT, append, make_config, telegram_section, wait_for
+from tests.conftest import ENV, STAFF_CHAT, append, make_config, telegram_section, tls_sections, wait_for
 from tests.mails import mail
 from tests.servers.botapi import BotApiServer
 from tests.servers.dovecot import Dovecot, free_port
@@ -49,18 +49,7 @@ async def test_plain_words_for_each_problem(tmp_path: Path, dovecot: Dovecot, bo
 
 
 async def test_plain_words_for_tls_problems(tmp_path: Path, dovecot: Dovecot, smtp: SmtpServer) -> None:
-    config = make_config(tmp_path, extra=f"""
-[imap]
-host = "127.0.0.1"
-port = {dovecot.port}
-ssl = true
-username = "info"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp.port}
-starttls = true
-""")
+    config = make_config(tmp_path, extra=tls_sections(dovecot.port, smtp.port))
     code, output = await asyncio.to_thread(doctor, config.source)
     assert code == 1
     # TLS asked of servers that speak plain text on these ports.

@@ -17,7 +17,7 @@ from bot.channels.smtp import MailTransport
 from bot.config import load
 from bot.outbox import Outbox, OutboxItem
 from bot.service import Core
-from tests.conftest import ENV, PASSWORD, imap_client, make_config, wait_for
+from tests.conftest import ENV, PASSWORD, imap_client, make_config, tls_sections, wait_for
 from tests.mails import mail
 from tests.servers.dovecot import Dovecot, free_port
 from tests.servers.smtp import SmtpServer
@@ -93,19 +93,7 @@ async def test_over_tls_as_in_production(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
     with Dovecot(users={"info": PASSWORD}, certificate=cert) as imaps, \
             SmtpServer(starttls_context=cert.server_context(), users={"info@reseau.example": "smtp-pw"}) as smtp:
-        make_config(tmp_path, extra=f"""
-[imap]
-host = "127.0.0.1"
-port = {imaps.port}
-ssl = true
-username = "info"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp.port}
-starttls = true
-username = "info@reseau.example"
-""")
+        make_config(tmp_path, extra=tls_sections(imaps.port, smtp.port, "info@reseau.example"))
         config = load(tmp_path / "guichet.toml", env={**ENV, "GUICHET_SMTP_PASSWORD": "smtp-pw"})
         core = Core.build(config)
         client = aioimaplib.IMAP4(host="127.0.0.1", port=imaps.port, ssl_context=ssl.create_default_context())
