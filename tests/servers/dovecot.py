@@ -122,8 +122,17 @@ class Dovecot:
             tls = {"ssl": f"ssl = required\nssl_cert = <{self.certificate.cert}\nssl_key = <{self.certificate.key}",
                    "listener": "imaps", "listener_ssl": "    ssl = yes"}
         conf.write_text(CONF.format(base=self.base, port=self.port, **tls))
+        try:
+            self._launch()
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self) -> None:
+        """Start the dovecot process and wait for its greeting (a port that accepts is not enough)."""
         self._proc = subprocess.Popen(
-            ["dovecot", "-c", str(conf), "-F"],
+            ["dovecot", "-c", str(self.base / "dovecot.conf"), "-F"],
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -133,9 +142,8 @@ class Dovecot:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"dovecot exited: {self.log()}")
             if _greets(self.port, 0.5, self.certificate is not None):
-                return self
+                return
             time.sleep(0.03)
-        self.stop()
         raise RuntimeError(f"dovecot did not greet on port {self.port}: {self.log()}")
 
     def log(self) -> str:
@@ -152,20 +160,8 @@ class Dovecot:
     def restart(self) -> None:
         """Kill and start again on the same port with the same mail."""
         self.kill()
-        conf = self.base / "dovecot.conf"
         shutil.rmtree(self.base / "run", ignore_errors=True)
-        self._proc = subprocess.Popen(
-            ["dovecot", "-c", str(conf), "-F"],
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if _greets(self.port, 0.5, self.certificate is not None):
-                return
-            time.sleep(0.03)
-        raise RuntimeError(f"dovecot did not come back: {self.log()}")
+        self._launch()
 
     def stop(self) -> None:
         self.kill()
