@@ -251,7 +251,9 @@ async def test_staff_are_warned_in_the_chat_once(tmp_path: Path, dovecot: Doveco
         await wait_for(lambda: warnings())
     assert "Boîte INBOX : 1 message(s) jamais pris en compte par Guichet (UID 2)" in warnings()[0]
     async with running(config) as service:  # restarted: the gap is still there, but staff know already
-        await wait_for(lambda: service.core.db["imap_state"].get("INBOX")["updated_at"] and
-                       len([c for c in botapi.calls if c.method == "getUpdates"]) > 6)
-        await asyncio.sleep(1)
+        reader = service.reader
+        assert reader is not None
+        await wait_for(lambda: reader.missing == [2])  # reconciled again
+        polls = len([c for c in botapi.calls if c.method == "getUpdates"])
+        await wait_for(lambda: len([c for c in botapi.calls if c.method == "getUpdates"]) > polls + 1)
     assert len(warnings()) == 1
