@@ -76,6 +76,22 @@ def test_quoted_history_and_signature_are_split_off() -> None:
     assert split_new_text(text) == "Merci ! Et pour le FONJEP, quelles sont les dates ?"
 
 
+@pytest.mark.parametrize(("text", "new"), [
+    # A signature with no sign-off before it, which mail-parser-reply keeps.
+    ("Bonjour,\n\nQuel financement pour un puits ?\n\nPaul Martin\nTrésorier, Asso Les Puits\n"
+     "12 rue des Lilas, 69003 Lyon\n07 98 76 54 32\nwww.lespuits.org",
+     "Bonjour,\n\nQuel financement pour un puits ?"),
+    ("Bonjour,\nComment adhérer au réseau ?\n\nEnvoyé de mon iPhone", "Bonjour,\nComment adhérer au réseau ?"),
+    ("Comment adhérer ?\n\nSent from my Android phone", "Comment adhérer ?"),
+    # A last paragraph about the association is content, not a signature: it stays.
+    ("Bonjour,\n\nNous cherchons un financement.\n\nNotre association agit au Togo.\nL'association a 10 membres.",
+     "Bonjour,\n\nNous cherchons un financement.\n\nNotre association agit au Togo.\nL'association a 10 membres."),
+    ("Comment adhérer ?\n\nMarie", "Comment adhérer ?\n\nMarie"),
+])
+def test_signature_without_sign_off(text: str, new: str) -> None:
+    assert split_new_text(text) == new
+
+
 def test_english_quoted_reply() -> None:
     text = "Thanks, and what about the civic service?\n\nOn Mon, 3 Nov 2026 at 10:00, Info <i@x.org> wrote:\n> old"
     assert split_new_text(text) == "Thanks, and what about the civic service?"

@@ -178,7 +178,31 @@ def split_new_text(text: str) -> str:
     except Exception:  # noqa: BLE001 - the parser's regexes must never cost us the message
         return text.strip()
     new = replies[0].body.strip() if replies else ""
-    return new or text.strip()
+    return _strip_trailing_signature(new or text.strip())
+
+
+# What mail-parser-reply leaves when there is no sign-off ("Cordialement") before a signature:
+# a phone's footer, and a last block of contact lines (name, role, address, phone, site).
+_MOBILE_FOOTER = re.compile(r"^\s*(envoy[ée] (de|depuis)|sent from|get outlook for|obtenir outlook pour)\b.*$",
+                            re.I | re.M)
+_CONTACT = re.compile(r"(\+?\d[\d .-]{7,}\d|https?://|www\.|@[\w-]+\.\w|\b\d{5}\b)")
+_ROLE = re.compile(r"\b(pr[ée]sident|tr[ée]sori|secr[ée]taire|charg[ée]e? de|coordinat|directeur|directrice|"
+                   r"association|mairie|t[ée]l\b|mobile|portable)", re.I)
+
+
+def _strip_trailing_signature(text: str) -> str:
+    text = _MOBILE_FOOTER.sub("", text).rstrip()
+    blocks = re.split(r"\n\s*\n", text)
+    if len(blocks) < 2:
+        return text
+    last = [line for line in blocks[-1].splitlines() if line.strip()]
+    # A signature: a few short lines, no question, at least one phone/site/address/e-mail, and
+    # another line that is contact or role; a paragraph that merely mentions the association stays.
+    contact = sum(bool(_CONTACT.search(line)) for line in last)
+    role = sum(bool(_ROLE.search(line)) and not _CONTACT.search(line) for line in last)
+    signature = (len(last) <= 8 and "?" not in blocks[-1] and all(len(line) < 80 for line in last)
+                 and contact >= 1 and contact + role >= 2)
+    return "\n\n".join(blocks[:-1]).rstrip() if signature else text
 
 
 def _received_at(msg: Message) -> datetime:
