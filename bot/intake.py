@@ -19,7 +19,7 @@ from .draft import Drafter, base_subject
 from .knowledge import Entry
 from .matching import Match, Matcher
 from .message import Incoming
-from .store import insert, log_event, now, one
+from .store import insert, log_event, now, one, store_source
 
 # A message with the same sender and subject within this many days joins the request.
 SAME_SUBJECT_DAYS = 30
@@ -123,7 +123,7 @@ class Intake:
         return request_id
 
     def _store(self, incoming: Incoming, request_id: int, language: str | None) -> int:
-        return insert(self.db, "messages", {
+        message_id = insert(self.db, "messages", {
             "channel": incoming.channel,
             "external_id": incoming.external_id,
             "direction": "in",
@@ -133,7 +133,6 @@ class Intake:
             "subject": incoming.subject,
             "text": incoming.text,
             "new_text": incoming.new_text,
-            "raw": incoming.raw,
             "refs": json.dumps(incoming.refs),
             "attachments": json.dumps([asdict(a) for a in incoming.attachments]),
             "machine": incoming.machine,
@@ -142,6 +141,8 @@ class Intake:
             "received_at": incoming.received_at.isoformat(),
             "stored_at": now(),
         })
+        store_source(self.db, message_id, incoming.raw)
+        return message_id
 
     def _draft(self, incoming: Incoming, request_id: int, message_id: int, match: Match, follow_up: bool) -> int:
         notes = [f"problème de lecture : {p}" for p in incoming.problems]

@@ -11,7 +11,7 @@ import sqlite_utils
 from .store import log_event, now
 
 _PERSONAL_MESSAGE = ("sender = NULL, sender_name = NULL, subject = NULL, text = NULL, new_text = NULL, "
-                     "raw = NULL, refs = '[]', attachments = '[]', purged_at = ?")
+                     "refs = '[]', attachments = '[]', purged_at = ?")
 
 
 def _ids(db: sqlite_utils.Database, where: str, params: list[object]) -> list[int]:
@@ -25,6 +25,8 @@ def _erase(db: sqlite_utils.Database, ids: list[int], *, close_open: bool) -> in
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
         db.execute(f"UPDATE messages SET {_PERSONAL_MESSAGE} WHERE request_id IN ({marks})", [stamp, *chunk])
+        db.execute(f"DELETE FROM message_sources WHERE message_id IN "
+                   f"(SELECT id FROM messages WHERE request_id IN ({marks}))", chunk)
         db.execute(f"UPDATE drafts SET text = NULL, others = '[]', notes = '[]', "
                    f"state = CASE WHEN state = 'pending' THEN 'forgotten' ELSE state END "
                    f"WHERE request_id IN ({marks})", chunk)

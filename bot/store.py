@@ -76,3 +76,23 @@ def insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
     if target.last_pk is None:  # only for tables without a rowid, which Guichet does not have
         raise RuntimeError(f"no id for the row inserted into {table}")
     return int(target.last_pk)
+
+
+# Written and read in pieces: a whole 30 MB source in one call is what blob I/O avoids.
+_CHUNK = 1 << 20
+
+
+def store_source(db: sqlite_utils.Database, message_id: int, raw: bytes) -> None:
+    """Keep a message's source as received (call inside the transaction that stores the message)."""
+    db.execute("INSERT INTO message_sources (message_id, raw) VALUES (?, zeroblob(?))", [message_id, len(raw)])
+    if raw:
+        view = memoryview(raw)
+        with db.conn.blobopen("message_sources", "raw", message_id) as blob:
+            for start in range(0, len(raw), _CHUNK):
+                blob.write(view[start:start + _CHUNK])
+
+
+def source(db: sqlite_utils.Database, message_id: int) -> bytes | None:
+    """A message's source as received, or None (purged, or an outgoing message)."""
+    row = db.execute("SELECT raw FROM message_sources WHERE message_id = ?", [message_id]).fetchone()
+    return bytes(row[0]) if row else None

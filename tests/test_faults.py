@@ -86,6 +86,7 @@ async def test_reconciliation_warns_about_a_message_never_taken(tmp_path: Path, 
     await asyncio.wait_for(task, 10)
     lost = core.db.execute("SELECT id FROM messages WHERE external_id = '<r1@asso.example>'").fetchone()[0]
     core.db.execute("DELETE FROM drafts WHERE message_id = ?", [lost])
+    core.db.execute("DELETE FROM message_sources WHERE message_id = ?", [lost])
     core.db.execute("DELETE FROM messages WHERE id = ?", [lost])  # as if it had been lost
     reader, stop, task = await reader_running(core)
     await wait_for(lambda: reader.missing == [2])

@@ -9,6 +9,7 @@ import pytest
 from bot.channels.mailparse import parse_mail
 from bot.errors import AlreadyDecided, NotStaff, ReviewError
 from bot.service import Core
+from bot.store import source
 from tests.mails import mail
 
 STAFF = "terminal:alice"
@@ -116,7 +117,7 @@ def test_machine_mail_is_stored_never_drafted(core: Core) -> None:
     assert taken.draft_id is None
     request = core.db["requests"].get(taken.request_id)
     assert (request["status"], request["outcome"]) == ("machine", "machine")
-    assert core.db["messages"].get(taken.message_id)["raw"]
+    assert source(core.db, taken.message_id)
 
 
 def test_expired_entry_says_closed(tmp_path, config) -> None:  # type: ignore[no-untyped-def]

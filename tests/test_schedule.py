@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.schedule import months_due
 from bot.service import Core, Service
 from bot.stats import year_summary
+from bot.store import source
 from tests.conftest import STAFF_CHAT, make_config, telegram_section, wait_for
 from tests.servers.botapi import BotApiServer
 from tests.servers.smtp import SmtpServer
@@ -121,14 +122,15 @@ def test_purge_erases_personal_data_but_keeps_counts(tmp_path: Path) -> None:
     service.scheduler.clock = lambda: paris(2026, 11, 23, 3).astimezone(dt.UTC)
     assert service.scheduler.purge() == 1
     assert service.scheduler.purge() == 0  # once a day
-    message = core.db.execute("SELECT text, raw, sender, sender_name FROM messages WHERE request_id = ?",
-                              [old[0]]).fetchone()
-    assert tuple(message) == (None, None, None, None)
+    message = core.db.execute("SELECT id, text, sender, sender_name FROM messages WHERE request_id = ? "
+                              "AND direction = 'in'", [old[0]]).fetchone()
+    assert tuple(message)[1:] == (None, None, None) and source(core.db, message[0]) is None
     assert core.db["drafts"].get(old[1])["text"] is None
     assert core.db["outbox"].get(1)["body"] == "" and core.db["outbox"].get(1)["recipient"] == ""
     request = core.db["requests"].get(old[0])
     assert request["requester"] is None and request["slug"] == "acc-adhesion"
-    assert core.db.execute("SELECT text FROM messages WHERE request_id = ?", [recent[0]]).fetchone()[0]
+    kept = core.db.execute("SELECT id, text FROM messages WHERE request_id = ?", [recent[0]]).fetchone()
+    assert kept[1] and source(core.db, kept[0])
     assert year_summary(core.db, 2024, PARIS).total == 1  # statistics still count it
 
 

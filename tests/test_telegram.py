@@ -199,10 +199,10 @@ async def test_forget_me(tmp_path: Path, botapi: BotApiServer) -> None:
         botapi.message(HOLDER, HOLDER, "/oubli")
         await wait_for(lambda: any("effacés" in t for t in to_holder(botapi)))
         db = service.core.db
-        message = db.execute("SELECT text, raw, sender FROM messages").fetchone()
+        message = db.execute("SELECT text, sender, (SELECT count(*) FROM message_sources) FROM messages").fetchone()
         request = db["requests"].get(1)
         await wait_for(lambda: any("Effacé" in str(c.params["text"]) for c in botapi.sent("editMessageText")))
-    assert tuple(message) == (None, None, None)
+    assert tuple(message) == (None, None, 0)
     assert request["requester"] is None and request["status"] == "forgotten"
     assert request["received_at"]  # the anonymous row still counts
 
@@ -240,7 +240,8 @@ async def test_staff_are_warned_in_the_chat_once(tmp_path: Path, dovecot: Doveco
         await wait_for(lambda: len(staff_posts(botapi)) == 3)
     lost = db.execute("SELECT id FROM messages WHERE external_id = '<w1@asso.example>'").fetchone()[0]
     for sql in ("DELETE FROM desk_posts WHERE draft_id IN (SELECT id FROM drafts WHERE message_id = ?)",
-                "DELETE FROM drafts WHERE message_id = ?", "DELETE FROM messages WHERE id = ?"):
+                "DELETE FROM drafts WHERE message_id = ?", "DELETE FROM message_sources WHERE message_id = ?",
+                "DELETE FROM messages WHERE id = ?"):
         db.execute(sql, [lost])  # as if it had been lost
 
     def warnings() -> list[str]:
