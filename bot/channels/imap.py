@@ -123,9 +123,6 @@ class ImapReader:
         self.db = db
         self.take = take
         self.connected = asyncio.Event()
-        self.last_fetch: str | None = None
-        self.last_error: str | None = None
-        self.taken = 0
         self.health = Health(db, "imap", log)
         self.missing: list[int] = []
         self._reconciled_at = 0.0
@@ -144,7 +141,6 @@ class ImapReader:
                 message = f"{type(exc).__name__}: {exc}"
                 self.health.fault(message, f"IMAP {self.cfg.host}:{self.cfg.port}: {message}; "
                                            "reconnecting with backoff")
-                self.last_error = message
                 self.connected.clear()
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
@@ -166,7 +162,6 @@ class ImapReader:
             raise ImapError(f"cannot open mailbox {self.cfg.mailbox!r}: {response.lines[-1:]}")
         uidvalidity = _uidvalidity(response.lines)
         self.connected.set()
-        self.last_error = None
         await self.catch_up(client, uidvalidity)
         await self.reconcile(client)
         idle = self.cfg.idle and client.has_capability("IDLE")
@@ -245,8 +240,6 @@ class ImapReader:
                     taken = self.take(raw)
                     self._save_position(uidvalidity, uid)
                 new += not getattr(taken, "duplicate", False)
-            self.last_fetch = now()
-        self.taken += new
         self.health.ok()
         return new
 
