@@ -106,30 +106,33 @@ class Outbox:
                 log.warning("outbox %s: interrupted while sending; not resent, staff must check "
                             "(guichet outbox retry %s)", item.id, item.id)
 
-    def due(self) -> list[OutboxItem]:
+    def _items(self, where: str, params: list[object], limit: int) -> list[OutboxItem]:
+        # Only the channels configured now: another channel's items wait for its transport.
         marks = ",".join("?" * len(self.transports))
-        rows = self.db.query(f"SELECT * FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? "
-                             f"AND channel IN ({marks}) ORDER BY id LIMIT 50",
-                             [self.clock().isoformat(), *self.transports])
+        rows = self.db.query(f"SELECT * FROM outbox WHERE {where} AND channel IN ({marks}) ORDER BY id LIMIT {limit}",
+                             [*params, *self.transports])
         return [OutboxItem.from_row(r) for r in rows]
 
+    def due(self) -> list[OutboxItem]:
+        return self._items("state = 'queued' AND next_attempt_at <= ?", [self.clock().isoformat()], 50)
+
     async def flush(self) -> int:
-        """Send every due item once; returns how many were sent."""
+        """Send every due item once, and file the copies not filed yet; returns how many were sent."""
         sent = 0
         for item in self.due():
             if await self._send(item):
                 sent += 1
-        marks = ",".join("?" * len(self.transports))
-        for row in list(self.db.query(f"SELECT * FROM outbox WHERE state = 'sent' AND filed = 0 "
-                                      f"AND channel IN ({marks}) LIMIT 20", list(self.transports))):
-            item = OutboxItem.from_row(row)
-            try:
-                await self.transports[item.channel].file_copy(item)
-            except Exception as exc:  # noqa: BLE001 - filing is best effort, retried next round
-                self._note_error(item, "filing", f"filing the copy failed: {exc}")
-                continue
-            self.db.table("outbox").update(item.id, {"filed": 1})
+        for item in self._items("state = 'sent' AND filed = 0", [], 20):
+            await self._file(item)
         return sent
+
+    async def _file(self, item: OutboxItem) -> None:
+        try:
+            await self.transports[item.channel].file_copy(item)
+        except Exception as exc:  # noqa: BLE001 - the reply left; filing is retried by the next flush()
+            self._note_error(item, "filing", f"filing the copy failed: {exc}")
+            return
+        self.db.table("outbox").update(item.id, {"filed": 1})
 
     async def run(self, stop: asyncio.Event, idle_s: float = 2.0) -> None:
         """Deliver until ``stop`` is set; the item in hand is finished first."""
@@ -165,11 +168,7 @@ class Outbox:
             log.error("outbox %s: failed for good: %s", item.id, exc)
             return False
         self._mark_sent(item, filed=False, how="sent", sent_id=sent_id)
-        try:
-            await transport.file_copy(item)
-            self.db.table("outbox").update(item.id, {"filed": 1})
-        except Exception as exc:  # noqa: BLE001 - the reply left; the copy is retried by flush()
-            self._note_error(item, "filing", f"filing the copy failed: {exc}")
+        await self._file(item)
         return True
 
     def _note_error(self, item: OutboxItem, kind: str, message: str) -> None:
