@@ -69,8 +69,9 @@ async def check_imap(cfg: ImapConfig) -> Check:
 
 
 async def check_smtp(cfg: SmtpConfig) -> Check:
-    client = aiosmtplib.SMTP(hostname=cfg.host, port=cfg.port, use_tls=cfg.ssl,
-                             start_tls=cfg.starttls if not cfg.ssl else False, timeout=10)
+    from .channels.smtp import smtp_client
+
+    client = smtp_client(cfg, timeout=10)
     sock = None
     try:
         await client.connect()

@@ -62,9 +62,7 @@ class MailTransport:
 
     async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
         message = build_reply(item, self.network)
-        client = aiosmtplib.SMTP(hostname=self.smtp.host, port=self.smtp.port, use_tls=self.smtp.ssl,
-                                 start_tls=self.smtp.starttls if not self.smtp.ssl else False,
-                                 timeout=self.smtp.timeout)
+        client = smtp_client(self.smtp)
         try:
             await client.connect()
             if self.smtp.username:
@@ -97,6 +95,15 @@ class MailTransport:
 
 async def send_message(smtp: SmtpConfig, message: EmailMessage) -> None:
     """Send one message built elsewhere (the monthly report); raises the SMTP error as it is."""
-    await aiosmtplib.send(message, hostname=smtp.host, port=smtp.port, username=smtp.username or None,
-                          password=smtp.password or None, use_tls=smtp.ssl,
-                          start_tls=smtp.starttls if not smtp.ssl else False, timeout=smtp.timeout)
+    client = smtp_client(smtp)
+    async with client:
+        if smtp.username:
+            await client.login(smtp.username, smtp.password)
+        await client.send_message(message)
+
+
+def smtp_client(smtp: SmtpConfig, timeout: float | None = None) -> aiosmtplib.SMTP:
+    """A client for the configured server, not connected yet: TLS from the first byte (``ssl``,
+    port 465) or STARTTLS (port 587), never both."""
+    return aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, use_tls=smtp.ssl,
+                           start_tls=smtp.starttls and not smtp.ssl, timeout=timeout or smtp.timeout)
