@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import knowledge  # noqa: E402
-from bot.matching import Matcher, load_out_of_scope, load_synonyms, prepare  # noqa: E402
+from bot.matching import Matcher, load_synonyms, prepare  # noqa: E402
 from bot.matching.evaluate import read_jsonl  # noqa: E402
 
 KB = ROOT / "knowledge"
@@ -63,7 +63,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     entries = knowledge.load(KB)
-    synonyms, out_of_scope = load_synonyms(KB), load_out_of_scope(KB)
+    synonyms, out_of_scope = load_synonyms(KB), knowledge.read_out_of_scope(KB)
     queries = questions()
 
     start = time.perf_counter()

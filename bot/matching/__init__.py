@@ -74,11 +74,6 @@ def load_synonyms(directory: str | Path) -> Synonyms:
     return Synonyms(read_synonyms(directory))
 
 
-def load_out_of_scope(directory: str | Path) -> list[OutOfScope]:
-    """The out-of-scope families beside the entries (``hors-champ.yaml``), validated."""
-    return read_out_of_scope(directory)
-
-
 class Matcher:
     """Ranks knowledge entries for a message; built once, then ``match`` per message."""
 
@@ -94,7 +89,7 @@ class Matcher:
     @classmethod
     def from_directory(cls, entries: list[Entry], directory: str | Path, threshold: float = 0.5) -> Matcher:
         """A matcher with the synonyms and out-of-scope families that sit beside the entries."""
-        return cls(entries, threshold, load_synonyms(directory), load_out_of_scope(directory))
+        return cls(entries, threshold, load_synonyms(directory), read_out_of_scope(directory))
 
     def _document(self, key: str, title: str, questions: tuple[str, ...], keywords: tuple[str, ...],
                   answer: str) -> Document:
