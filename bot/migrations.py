@@ -171,7 +171,7 @@ def m004_health(db: sqlite_utils.Database) -> None:
 
 
 def m005_staff_notices(db: sqlite_utils.Database) -> None:
-    """Which warnings each staff desk has posted, so that each is posted once."""
+    """Which warnings each staff desk has posted, so that each is posted once; events by kind."""
     db.executescript(
         """
         CREATE TABLE staff_notices (
@@ -180,6 +180,8 @@ def m005_staff_notices(db: sqlite_utils.Database) -> None:
             posted_at TEXT NOT NULL,
             PRIMARY KEY (event_id, desk)
         );
+        -- The desk looks for new warnings every second: by kind, not by a scan of the whole log.
+        CREATE INDEX events_kind ON events(kind, at);
         """
     )
 
