@@ -78,7 +78,7 @@ def insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
     return int(target.last_pk)
 
 
-# Written and read in pieces: a whole 30 MB source in one call is what blob I/O avoids.
+# Written in pieces: binding a whole 30 MB source in one call is what blob I/O avoids.
 _CHUNK = 1 << 20
 
 

@@ -198,10 +198,10 @@ def _strip_trailing_signature(text: str) -> str:
     last = [line for line in blocks[-1].splitlines() if line.strip()]
     # A signature: a few short lines, no question, at least one phone/site/address/e-mail, and
     # another line that is contact or role; a paragraph that merely mentions the association stays.
-    contact = sum(bool(_CONTACT.search(line)) for line in last)
-    role = sum(bool(_ROLE.search(line)) and not _CONTACT.search(line) for line in last)
+    contact = [bool(_CONTACT.search(line)) for line in last]
+    role = [not is_contact and bool(_ROLE.search(line)) for line, is_contact in zip(last, contact, strict=True)]
     signature = (len(last) <= 8 and "?" not in blocks[-1] and all(len(line) < 80 for line in last)
-                 and contact >= 1 and contact + role >= 2)
+                 and any(contact) and sum(contact) + sum(role) >= 2)
     return "\n\n".join(blocks[:-1]).rstrip() if signature else text
 
 
