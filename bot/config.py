@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
 
@@ -36,6 +37,15 @@ class NetworkConfig:
     timezone: str = "Europe/Paris"
     # Office hours on weekdays, for the acknowledgement Telegram users get ("HH:MM-HH:MM").
     office_hours: str = "09:00-17:30"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The network's time zone: dates in reports, office hours, times shown to staff (UTC when
+        the configured name is unknown)."""
+        try:
+            return ZoneInfo(self.timezone)
+        except (KeyError, ValueError):  # an unknown name, or an empty one
+            return ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)

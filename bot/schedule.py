@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
@@ -84,10 +83,7 @@ class Scheduler:
         self.db = db
         self.send_mail = send_mail
         self.post_chart = post_chart
-        try:
-            self.tz = ZoneInfo(config.network.timezone)
-        except (KeyError, ValueError):
-            self.tz = ZoneInfo("UTC")
+        self.tz = config.network.tz
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.health = Health(db, "schedule", log)
 

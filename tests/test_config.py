@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, load, parse
+from bot.config import Config, NetworkConfig, load, parse
 from bot.errors import ConfigError
 
 ENV = {"GUICHET_IMAP_PASSWORD": "pw", "GUICHET_SMTP_PASSWORD": "pw2", "GUICHET_TELEGRAM_TOKEN": "1:x"}
@@ -60,3 +60,9 @@ def test_secret_must_be_in_the_environment() -> None:
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load(tmp_path / "nope.toml", env={})
+
+
+def test_the_network_time_zone_falls_back_to_utc() -> None:
+    assert NetworkConfig().tz.key == "Europe/Paris"
+    assert NetworkConfig(timezone="Nowhere/Atlantis").tz.key == "UTC"
+    assert NetworkConfig(timezone="").tz.key == "UTC"

@@ -14,7 +14,6 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from telegram import ReplyParameters, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -125,10 +124,7 @@ class TelegramChannel:
         return self.app.bot
 
     def _now(self) -> dt.datetime:
-        try:
-            return dt.datetime.now(ZoneInfo(self.network.timezone))
-        except (KeyError, ValueError):
-            return dt.datetime.now(dt.UTC)
+        return dt.datetime.now(self.network.tz)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start: who we are, what we help with, and that a person checks every answer."""

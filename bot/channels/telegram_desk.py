@@ -17,7 +17,6 @@ import re
 import time
 import warnings
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -143,10 +142,9 @@ class StaffDesk:
 
 
     def _time(self) -> str:
-        try:
-            return dt.datetime.now(ZoneInfo(self.network.timezone)).strftime("%H:%M")
-        except (KeyError, ValueError):
-            return dt.datetime.now(dt.UTC).strftime("%H:%M UTC")
+        tz = self.network.tz
+        # Staff must see that the time is not local when the configured zone was unknown.
+        return dt.datetime.now(tz).strftime("%H:%M") + ("" if tz.key == self.network.timezone else f" {tz.key}")
 
     # --- who may act ------------------------------------------------------------------------
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ..config import Config
 from ..store import open_db
 from . import Context, cli, pass_ctx
 
@@ -16,11 +14,6 @@ from . import Context, cli, pass_ctx
 def stats() -> None:
     """Statistics: the month's export and the yearly count."""
 
-
-def _tz(config: Config) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(config.network.timezone)
 
 
 @stats.command("export")
@@ -45,7 +38,7 @@ def stats_export(ctx: Context, month: str, out_dir: str | None) -> None:
         raise click.BadParameter("use YYYY-MM, e.g. 2026-10", param_hint="--month") from exc
     config = ctx.config
     db = open_db(config.storage.database)
-    summary = month_summary(db, year, number, _tz(config))
+    summary = month_summary(db, year, number, config.network.tz)
     paths = export_period(summary, Path(out_dir or config.reports.out_dir), config.network.name, year, number)
     click.echo(f"{summary.period}: {summary.total} requests ({summary.year_to_date} since January), "
                f"{summary.appointments} appointment(s), {summary.machine} machine message(s) and "
@@ -71,7 +64,7 @@ def stats_year(ctx: Context, year: int, do_export: bool, out_dir: str | None) ->
 
     config = ctx.config
     db = open_db(config.storage.database)
-    summary = year_summary(db, year, _tz(config))
+    summary = year_summary(db, year, config.network.tz)
     click.echo(f"{config.network.name}: {summary.total} information requests in {year}")
     click.echo(f"  personal support appointments: {summary.appointments}")
     click.echo(f"  not counted: {summary.machine} machine messages, {summary.ignored} ignored")
