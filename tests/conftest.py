@@ -9,6 +9,7 @@ from pathlib import Path
 import aioimaplib
 import pytest
 
+from bot.channels.imap import ImapReader
 from bot.config import Config, load
 from bot.service import Core
 from tests.servers.dovecot import Dovecot
@@ -105,6 +106,14 @@ async def append(dovecot: Dovecot, *messages: bytes, mailbox: str = "INBOX") -> 
         response = await client.append(raw, mailbox=mailbox)
         assert response.result == "OK", response
     await client.logout()
+
+
+async def reader_running(core: Core) -> tuple[ImapReader, asyncio.Event, asyncio.Task[None]]:
+    """An IMAP reader on the core's mailbox, running; set the event to stop it, then await the task."""
+    assert core.config.imap is not None
+    reader = ImapReader(core.config.imap, core.db, core.take_mail)
+    stop = asyncio.Event()
+    return reader, stop, asyncio.create_task(reader.run(stop))
 
 
 async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.imap import ImapReader
 from bot.service import Core
-from tests.conftest import HOLDER, append, make_config, telegram_section, wait_for
+from tests.conftest import HOLDER, append, make_config, reader_running, telegram_section, wait_for
 from tests.mails import mail
 from tests.servers.botapi import BotApiServer
 from tests.servers.dovecot import Dovecot
@@ -24,13 +23,6 @@ from tests.test_send import approve_one, outbox_for
 def ids(core: Core) -> list[str]:
     return [r["external_id"] for r in core.db.query("SELECT external_id FROM messages WHERE direction = 'in' "
                                                     "ORDER BY id")]
-
-
-async def reader_running(core: Core) -> tuple[ImapReader, asyncio.Event, asyncio.Task[None]]:
-    assert core.config.imap is not None
-    reader = ImapReader(core.config.imap, core.db, core.take_mail)
-    stop = asyncio.Event()
-    return reader, stop, asyncio.create_task(reader.run(stop))
 
 
 async def test_uidvalidity_change_neither_repeats_nor_skips(tmp_path: Path, dovecot: Dovecot) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.channels.imap import ImapReader, parse_fetch
 from bot.service import Core
-from tests.conftest import PASSWORD, append, make_config, wait_for
+from tests.conftest import PASSWORD, append, make_config, reader_running, wait_for
 from tests.mails import mail
 from tests.servers.dovecot import Dovecot
 
@@ -59,10 +59,7 @@ async def test_backlog_is_taken_in_order_and_restart_resumes(tmp_path: Path, dov
 
 async def test_idle_push_takes_a_new_message_quickly(tmp_path: Path, dovecot: Dovecot) -> None:
     core = Core.build(make_config(tmp_path, dovecot))
-    assert core.config.imap is not None
-    reader = ImapReader(core.config.imap, core.db, core.take_mail)
-    stop = asyncio.Event()
-    task = asyncio.create_task(reader.run(stop))
+    reader, stop, task = await reader_running(core)
     await wait_for(reader.connected.is_set)
     await asyncio.sleep(0.3)  # let it enter IDLE
     loop = asyncio.get_running_loop()
@@ -131,10 +128,7 @@ async def test_crash_between_fetch_and_store_fetches_again(tmp_path: Path, dovec
 
 async def test_server_dropped_mid_idle_reconnects(tmp_path: Path, dovecot: Dovecot) -> None:
     core = Core.build(make_config(tmp_path, dovecot))
-    assert core.config.imap is not None
-    reader = ImapReader(core.config.imap, core.db, core.take_mail)
-    stop = asyncio.Event()
-    task = asyncio.create_task(reader.run(stop))
+    _reader, stop, task = await reader_running(core)
     await append(dovecot, mail(message_id="<before@asso.example>"))
     await wait_for(lambda: len(stored(core)) == 1)
     await asyncio.sleep(0.3)
