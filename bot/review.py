@@ -119,15 +119,39 @@ class Review:
             raise AlreadyDecided(draft.id, fresh.state, fresh.decided_by, fresh.decided_at)
         self.db.table("requests").update(draft.request_id, {"decided_by": actor, "updated_at": stamp, **fields})
 
+    def _no_reply_waiting(self, request_id: int) -> None:
+        waiting = one(self.db, "SELECT id FROM outbox WHERE request_id = ? AND state IN ('queued', 'sending')",
+                      [request_id])
+        if waiting:
+            # One reply at a time per request: never two answers racing to the same person.
+            raise ReviewError(f"a reply to request {request_id} is still waiting to be sent "
+                              f"(outbox {waiting['id']}); try again once it has left")
+
+    def _queue_reply(self, draft_id: int, request_id: int, text: str) -> int:
+        """Put the reply to ``draft_id``'s message in the outbox (call inside the decision's transaction)."""
+        request = one(self.db, "SELECT * FROM requests WHERE id = ?", [request_id])
+        message = one(self.db, "SELECT external_id, refs FROM messages WHERE id = "
+                               "(SELECT message_id FROM drafts WHERE id = ?)", [draft_id])
+        assert request is not None and message is not None
+        refs = [*json.loads(message["refs"]), message["external_id"]]
+        return insert(self.db, "outbox", {
+            "draft_id": draft_id,
+            "request_id": request_id,
+            "channel": request["channel"],
+            "recipient": request["reply_to"] or request["requester"],
+            "subject": reply_subject(request["subject"] or ""),
+            "body": text,
+            "headers": json.dumps({"in_reply_to": message["external_id"], "references": refs[-20:]}),
+            "out_message_id": make_msgid(domain=self.domain),
+            "state": "queued",
+            "next_attempt_at": now(),
+            "created_at": now(),
+        })
+
     def approve(self, draft_id: int, actor: str, text: str | None = None) -> int:
         """Approve the draft (optionally with edited text); returns the outbox item id."""
         draft = self._check(draft_id, actor)
-        waiting = one(self.db, "SELECT id FROM outbox WHERE request_id = ? AND state IN ('queued', 'sending')",
-                      [draft.request_id])
-        if waiting:
-            # One reply at a time per request: never two answers racing to the same person.
-            raise ReviewError(f"a reply to request {draft.request_id} is still waiting to be sent "
-                              f"(outbox {waiting['id']}); try again once it has left")
+        self._no_reply_waiting(draft.request_id)
         final = text if text is not None else draft.text
         if not final or not final.strip():
             raise ReviewError(f"draft {draft_id} has no text: give the answer (--file or $EDITOR)")
@@ -137,30 +161,50 @@ class Review:
             outcome = "sent_after_edit"
         else:
             outcome = "sent_as_drafted"
-        request = one(self.db, "SELECT * FROM requests WHERE id = ?", [draft.request_id])
-        message = one(self.db, "SELECT external_id, refs FROM messages WHERE id = "
-                               "(SELECT message_id FROM drafts WHERE id = ?)", [draft_id])
-        assert request is not None and message is not None
-        refs = [*json.loads(message["refs"]), message["external_id"]]
         with self.db.atomic():
             self._decide(draft, "approved", actor, outcome=outcome)
             if text is not None:
                 self.db.table("drafts").update(draft_id, {"text": final, "edited": 1})
-            outbox_id = insert(self.db, "outbox", {
-                "draft_id": draft_id,
-                "request_id": draft.request_id,
-                "channel": request["channel"],
-                "recipient": request["reply_to"] or request["requester"],
-                "subject": reply_subject(request["subject"] or ""),
-                "body": final,
-                "headers": json.dumps({"in_reply_to": message["external_id"], "references": refs[-20:]}),
-                "out_message_id": make_msgid(domain=self.domain),
-                "state": "queued",
-                "next_attempt_at": now(),
-                "created_at": now(),
-            })
+            outbox_id = self._queue_reply(draft_id, draft.request_id, final)
             log_event(self.db, "draft.approved", request_id=draft.request_id, draft_id=draft_id, actor=actor,
                       outcome=outcome, outbox_id=outbox_id)
+        self.on_change(draft_id)
+        return outbox_id
+
+    def answer(self, request_id: int, actor: str, text: str, slug: str | None = None) -> int:
+        """Send a hand-written answer on the request's own channel (e-mail or Telegram), optionally
+        recording the entry it answers with; a pending draft is superseded. Returns the outbox item id."""
+        self._require_staff(actor, request_id=request_id)
+        request = one(self.db, "SELECT * FROM requests WHERE id = ?", [request_id])
+        if request is None:
+            raise NotFound(f"no request {request_id}")
+        if not text.strip():
+            raise ReviewError("the answer is empty")
+        entry = self.entries.get(slug) if slug else None
+        if slug and entry is None:
+            raise NotFound(f"no knowledge entry {slug!r}")
+        self._no_reply_waiting(request_id)
+        message = one(self.db, "SELECT id FROM messages WHERE request_id = ? AND direction = 'in' "
+                               "ORDER BY id DESC LIMIT 1", [request_id])
+        if message is None:
+            raise ReviewError(f"request {request_id} has no message to answer (erased?)")
+        stamp = now()
+        fields: dict[str, Any] = {"status": "open", "outcome": "answered_by_hand", "decided_by": actor,
+                                  "updated_at": stamp}
+        if entry is not None:
+            fields.update(slug=entry.slug, category=entry.category)
+        with self.db.atomic():
+            self.db.execute("UPDATE drafts SET state = 'superseded', decided_at = ?, decided_by = ? "
+                            "WHERE request_id = ? AND state = 'pending'", [stamp, actor, request_id])
+            draft_id = insert(self.db, "drafts", {
+                "request_id": request_id, "message_id": message["id"], "state": "approved",
+                "slug": entry.slug if entry else None, "text": text, "edited": 1, "created_at": stamp,
+                "decided_at": stamp, "decided_by": actor,
+            })
+            self.db.table("requests").update(request_id, fields)
+            outbox_id = self._queue_reply(draft_id, request_id, text)
+            log_event(self.db, "request.answered", request_id=request_id, draft_id=draft_id, actor=actor,
+                      slug=slug, outbox_id=outbox_id)
         self.on_change(draft_id)
         return outbox_id
 

@@ -15,8 +15,8 @@ from .channels.imap import ImapReader, SentFolder
 from .channels.mailparse import parse_mail
 from .channels.smtp import MailTransport, send_message
 from .channels.telegram import TelegramChannel, TelegramTransport
-from .channels.telegram_desk import StaffDesk
 from .config import Config
+from .desks.telegram import StaffDesk
 from .draft import Drafter
 from .intake import Intake, Taken
 from .knowledge import Entry

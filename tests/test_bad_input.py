@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from bot.channels.mailparse import MAX_TEXT_CHARS, parse_mail
 from bot.channels.smtp import build_reply
-from bot.channels.telegram_desk import render
 from bot.config import Config, NetworkConfig, StorageConfig
+from bot.desks.telegram import render
 from bot.outbox import OutboxItem
 from bot.review import DraftView
 from bot.service import Core

@@ -188,3 +188,33 @@ def test_non_staff_cannot_mark_requests_and_is_logged(core: Core) -> None:
     refused = list(core.db.query("SELECT request_id, actor FROM events WHERE kind = 'review.refused'"))
     assert refused == [{"request_id": taken.request_id, "actor": "telegram:666"}] * 2
     assert core.db["requests"].get(taken.request_id)["appointment"] == 0
+
+
+def test_hand_written_answer_goes_out_on_the_request_channel(core: Core) -> None:
+    draft_id = drafted(core, message_id="<q9@asso.example>")
+    view = core.review.get(draft_id)
+    core.review.reject(draft_id, STAFF)
+    outbox_id = core.review.answer(view.request_id, STAFF, "Bonjour,\n\nVoici notre réponse écrite à la main.\n",
+                                   slug="fin-afd")
+    item = core.db["outbox"].get(outbox_id)
+    assert item["recipient"] == "marie@asso.example" and item["channel"] == "email"
+    assert "à la main" in item["body"]
+    assert json.loads(item["headers"])["in_reply_to"] == "<q9@asso.example>"
+    request = core.db["requests"].get(view.request_id)
+    assert request["outcome"] == "answered_by_hand" and request["slug"] == "fin-afd"
+    assert request["decided_by"] == STAFF
+    with pytest.raises(ReviewError, match="still waiting"):
+        core.review.answer(view.request_id, STAFF, "Une deuxième réponse.")
+
+
+def test_hand_written_answer_replaces_a_pending_draft_and_needs_text(core: Core) -> None:
+    draft_id = drafted(core)
+    view = core.review.get(draft_id)
+    with pytest.raises(ReviewError, match="empty"):
+        core.review.answer(view.request_id, STAFF, "   ")
+    with pytest.raises(NotStaff):
+        core.review.answer(view.request_id, "telegram:999:Mallory", "Coucou")
+    core.review.answer(view.request_id, STAFF, "Réponse personnelle.")
+    assert core.review.get(draft_id).state == "superseded"
+    with pytest.raises(AlreadyDecided):
+        core.review.approve(draft_id, STAFF)

@@ -1,7 +1,7 @@
 """Telegram: project holders write to the bot; approved answers go back as replies.
 
 Handlers stay thin: they turn an update into ``Incoming`` for the core, or into a call on the
-review core (see ``telegram_desk``). The Application is started and stopped by ``run`` inside
+review core (see ``bot.desks.telegram``). The Application is started and stopped by ``run`` inside
 the service's own event loop (not ``run_polling``, which would block the IMAP reader).
 """
 
@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..config import NetworkConfig, TelegramConfig
+from ..desks.telegram import StaffDesk, retry_after_s
 from ..errors import PermanentSendError, TransientSendError
 from ..health import Health
 from ..intake import Intake
@@ -27,7 +28,6 @@ from ..message import Incoming
 from ..outbox import OutboxItem
 from ..privacy import forget
 from ..waiting import sleep_or_stop
-from .telegram_desk import StaffDesk, retry_after_s
 
 log = logging.getLogger("guichet.telegram")
 
