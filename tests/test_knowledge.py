@@ -118,10 +118,10 @@ def test_cli_kb_check_exit_codes(tmp_path: Path) -> None:
     assert ok.exit_code == 0 and "0 error(s)" in ok.output
     bad = tmp_path / "kb"
     shutil.copytree(KB, bad)
-    (bad / "info-contact.md").write_text(GOOD.replace("category: financement", "category: divers"))
+    (bad / "national" / "info-contact.md").write_text(GOOD.replace("category: financement", "category: divers"))
     result = runner.invoke(cli, ["kb", "check", "--dir", str(bad)])
     assert result.exit_code == 1
-    assert "info-contact.md: category: unknown category 'divers'" in result.output
+    assert "national/info-contact.md: category: unknown category 'divers'" in result.output
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), [

@@ -129,7 +129,7 @@ def test_expired_entry_says_closed(tmp_path, config) -> None:  # type: ignore[no
 
     kb = tmp_path / "kb"
     shutil.copytree(config.knowledge.dir, kb)
-    path = kb / "fin-amp-microprojets.md"
+    path = kb / "national" / "fin-amp-microprojets.md"
     path.write_text(path.read_text().replace("reviewed: 2026-10-01", "reviewed: 2026-10-01\nvalid_until: 2025-03-31"))
     core = Core.build(replace(config, knowledge=replace(config.knowledge, dir=str(kb))))
     assert isinstance(core.config.knowledge, KnowledgeConfig)

@@ -1,26 +1,32 @@
 """The curated knowledge base: one Markdown file per entry with a YAML front matter.
 
-Staff edit these files; ``guichet kb check`` (``check()`` here) tells them,
-file by file and field by field, what is wrong before the service uses them.
+``knowledge/national/`` holds what is true for every French network; ``knowledge/networks/<name>/``
+is one network's overlay: an entry with a national slug replaces that entry (the fields it leaves
+out are kept), a new slug adds one. ``network.yaml`` beside the overlay's entries gives the
+network's public facts (phone, address…) that answers quote as ``{{ network.phone }}``. A folder
+with no ``national/`` is read as a flat list of entries.
+
+Staff edit these files; ``guichet kb check`` (``check()``) tells them, file by file and field by
+field, what is wrong or stale before the service uses them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import frontmatter
 import yaml
 
-from .errors import KnowledgeError
+from ..errors import KnowledgeError
 
 CATEGORIES = ("financement", "volontariat", "formation", "accompagnement", "information")
 REQUIRED = ("slug", "category", "title", "questions")
 KNOWN_FIELDS = set(REQUIRED) | {"keywords", "links", "valid_from", "valid_until", "reviewed", "answer_en",
-                                "title_en"}
+                                "title_en", "sources", "ended", "replaced_by"}
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*\.[^\s]+$")
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -29,6 +35,15 @@ _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 class Link:
     title: str
     url: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact of the answer comes from, and when someone last read that page."""
+
+    url: str
+    title: str
+    checked: dt.date
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,17 @@ class Entry:
     reviewed: dt.date | None = None
     answer_en: str = ""
     title_en: str = ""
+    sources: tuple[Source, ...] = ()
+    # An ended scheme will not come back (drafted as ended, never "closed until the next edition");
+    # ``replaced_by`` is the slug of what follows it, ``successor_title(_en)`` its title.
+    ended: bool = False
+    replaced_by: str = ""
+    successor_title: str = ""
+    successor_title_en: str = ""
+    # "national", the overlay's network name, or "" for a flat folder; ``overrides`` is the path of
+    # the national entry an overlay entry replaces.
+    origin: str = ""
+    overrides: str = ""
 
     def expired(self, today: dt.date) -> bool:
         """True when the entry is tied to a call that has closed."""
@@ -55,15 +81,6 @@ class Entry:
 
     def not_yet_open(self, today: dt.date) -> bool:
         return self.valid_from is not None and today < self.valid_from
-
-
-@dataclass
-class CheckReport:
-    """What ``check`` found: errors stop the service, warnings are for staff."""
-
-    entries: list[Entry] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def _date(path: str, name: str, value: Any) -> dt.date | None:
@@ -105,15 +122,41 @@ def _links(path: str, value: Any) -> tuple[Link, ...]:
     return tuple(links)
 
 
-def parse_entry(path: Path) -> Entry:
-    """Read and validate one entry file; raises KnowledgeError naming the file and field."""
-    name = str(path)
+def read_post(path: Path) -> tuple[dict[str, Any], str]:
+    """The front matter and the body of one entry file; raises KnowledgeError on bad YAML."""
     try:
         post = frontmatter.load(str(path))
     except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
         detail = " ".join(str(exc).split())
-        raise KnowledgeError(name, "front matter", f"not valid YAML: {detail}") from exc
-    meta = post.metadata
+        raise KnowledgeError(str(path), "front matter", f"not valid YAML: {detail}") from exc
+    return dict(post.metadata), post.content.strip()
+
+
+def _sources(path: str, value: Any) -> tuple[Source, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise KnowledgeError(path, "sources", "expected a list of {url, title, checked}")
+    sources = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not str(item.get("url") or "").strip():
+            raise KnowledgeError(path, f"sources[{i}]", "expected {url, title, checked: YYYY-MM-DD}")
+        url = str(item["url"]).strip()
+        if not _URL.match(url):
+            raise KnowledgeError(path, f"sources[{i}].url", f"malformed link: {url!r}")
+        checked = _date(path, f"sources[{i}].checked", item.get("checked"))
+        if checked is None:
+            raise KnowledgeError(path, f"sources[{i}].checked", "the date the page was read (YYYY-MM-DD)")
+        unknown = sorted(set(item) - {"url", "title", "checked"})
+        if unknown:
+            raise KnowledgeError(path, f"sources[{i}].{unknown[0]}", "unknown field (known: checked, title, url)")
+        sources.append(Source(url=url, title=str(item.get("title") or url).strip(), checked=checked))
+    return tuple(sources)
+
+
+def entry_from(name: str, meta: dict[str, Any], body: str, *, origin: str = "", overrides: str = "") -> Entry:
+    """Validate one entry's front matter and body (already merged with the national entry for an
+    overlay); raises KnowledgeError naming the file and the field."""
     for key in REQUIRED:
         if key not in meta or meta[key] in (None, "", []):
             raise KnowledgeError(name, key, "missing required field")
@@ -126,15 +169,22 @@ def parse_entry(path: Path) -> Entry:
     if meta["category"] not in CATEGORIES:
         raise KnowledgeError(name, "category", f"unknown category {meta['category']!r} "
                                                f"(known: {', '.join(CATEGORIES)})")
-    answer = post.content.strip()
-    if not answer:
+    if not body:
         raise KnowledgeError(name, "answer", "empty answer (the text after the front matter)")
+    ended = meta.get("ended", False)
+    if not isinstance(ended, bool):
+        raise KnowledgeError(name, "ended", f"expected true or false, got {ended!r}")
+    replaced_by = str(meta.get("replaced_by") or "").strip()
+    if replaced_by and not ended:
+        raise KnowledgeError(name, "replaced_by", "only an ended scheme is replaced (add 'ended: true')")
+    if replaced_by == slug:
+        raise KnowledgeError(name, "replaced_by", "an entry cannot replace itself")
     entry = Entry(
         slug=slug,
         category=str(meta["category"]),
         title=str(meta["title"]).strip(),
         questions=_strings(name, "questions", meta["questions"], required=True),
-        answer=answer,
+        answer=body,
         path=name,
         keywords=_strings(name, "keywords", meta.get("keywords")),
         links=_links(name, meta.get("links")),
@@ -143,10 +193,21 @@ def parse_entry(path: Path) -> Entry:
         reviewed=_date(name, "reviewed", meta.get("reviewed")),
         answer_en=str(meta.get("answer_en") or "").strip(),
         title_en=str(meta.get("title_en") or "").strip(),
+        sources=_sources(name, meta.get("sources")),
+        ended=ended,
+        replaced_by=replaced_by,
+        origin=origin,
+        overrides=overrides,
     )
     if entry.valid_from and entry.valid_until and entry.valid_until < entry.valid_from:
         raise KnowledgeError(name, "valid_until", "is before valid_from")
     return entry
+
+
+def parse_entry(path: Path) -> Entry:
+    """Read and validate one entry file on its own (no overlay, no network variables)."""
+    meta, body = read_post(path)
+    return entry_from(str(path), meta, body)
 
 
 def _yaml_file(path: Path) -> Any:
@@ -199,46 +260,11 @@ def read_out_of_scope(directory: str | Path) -> list[OutOfScope]:
     return families
 
 
-def check(directory: str | Path, today: dt.date | None = None) -> CheckReport:
-    """Validate every entry under ``directory``; never raises for a bad file."""
-    today = today or dt.date.today()
-    report = CheckReport()
-    seen: dict[str, str] = {}
-    files = sorted(Path(directory).glob("*.md"))
-    if not files:
-        report.errors.append(f"{directory}: no entry files (*.md)")
-    for path in files:
-        try:
-            entry = parse_entry(path)
-        except KnowledgeError as exc:
-            report.errors.append(str(exc))
-            continue
-        if entry.slug in seen:
-            report.errors.append(f"{path}: slug: duplicate slug {entry.slug!r} (also in {seen[entry.slug]})")
-            continue
-        seen[entry.slug] = str(path)
-        report.entries.append(entry)
-        if entry.expired(today):
-            report.warnings.append(f"{path}: valid_until: past ({entry.valid_until}); drafts will say it is closed")
-        if entry.reviewed is None:
-            report.warnings.append(f"{path}: reviewed: no review date")
-        elif (today - entry.reviewed).days > 365:
-            report.warnings.append(f"{path}: reviewed: not reviewed for over a year ({entry.reviewed})")
-    for read in (read_synonyms, read_out_of_scope):
-        try:
-            read(directory)
-        except KnowledgeError as exc:
-            report.errors.append(str(exc))
-    return report
-
-
-def load(directory: str | Path) -> list[Entry]:
-    """Load the knowledge base; raises KnowledgeError on the first invalid file."""
-    report = check(directory)
-    if report.errors:
-        raise KnowledgeError(str(directory), "knowledge base", "; ".join(report.errors[:5]))
-    return report.entries
-
-
 def by_slug(entries: list[Entry]) -> dict[str, Entry]:
     return {e.slug: e for e in entries}
+
+
+from .check import CheckReport, check, load  # noqa: E402  (check builds on the parsing above)
+
+__all__ = ["CATEGORIES", "CheckReport", "Entry", "KnowledgeError", "Link", "OutOfScope", "Source", "by_slug",
+           "check", "entry_from", "load", "parse_entry", "read_out_of_scope", "read_post", "read_synonyms"]
