@@ -41,15 +41,46 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_shipped_knowledge_base_is_valid() -> None:
-    report = knowledge.check(KB, today=dt.date(2026, 11, 1))
+NETWORKS = sorted(p.name for p in (KB / "networks").iterdir() if p.is_dir())
+
+
+def test_both_shipped_overlays_are_there() -> None:
+    assert NETWORKS == ["pays-de-la-loire", "resacoop"]
+    assert NetworkConfig().knowledge == "resacoop"
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_each_shipped_network_passes_kb_check(network: str) -> None:
+    report = knowledge.check(KB, today=dt.date(2026, 12, 15), network=NetworkConfig(knowledge=network))
     assert report.errors == []
     assert len(report.entries) >= 42
+    # Only calls that have closed may warn; no unsourced figure, old source, past-year figure or broken promise.
+    assert [w for w in report.warnings if ": valid_until: past (" not in w] == []
     for entry in report.entries:
         assert 2 <= len([p for p in entry.answer.split("\n\n") if p.strip()]) <= 8, entry.slug
         assert len(entry.questions) >= 4, entry.slug
         assert entry.links, entry.slug
         assert entry.answer_en, entry.slug
+        assert "{{" not in entry.answer + entry.answer_en, entry.slug
+
+
+def test_the_overlays_hold_what_is_regional() -> None:
+    resacoop = knowledge.by_slug(knowledge.load(KB, NetworkConfig(knowledge="resacoop")))
+    loire = knowledge.by_slug(knowledge.load(KB, NetworkConfig(knowledge="pays-de-la-loire")))
+    # Tandems solidaires, TOTEM and the country groups are Pays de la Loire's, not RESACOOP's.
+    assert "TOTEM" in loire["fin-recital-totem"].title and "RECITAL-ODD" in resacoop["fin-recital-totem"].title
+    assert "Tandems solidaires" in loire["acc-ecsi-etablissements"].title
+    assert "ne porte pas ce dispositif" in resacoop["acc-ecsi-etablissements"].answer
+    assert "Madagascar" in loire["acc-partenaires"].answer and "Madagascar" not in resacoop["acc-partenaires"].answer
+    # The ended Mindchangers points to its successor where there is one.
+    mindchangers = resacoop["fin-mindchangers"]
+    assert mindchangers.ended and mindchangers.replaced_by == "fin-connect-global-change"
+    assert mindchangers.successor_title == resacoop["fin-connect-global-change"].title
+    assert loire["fin-mindchangers"].ended and not loire["fin-mindchangers"].replaced_by
+    assert "fin-connect-global-change" not in loire
+    # Network facts come from the overlay's network.yaml, written into the answer.
+    assert "04 72 77 87 66" in resacoop["info-contact"].answer
+    assert "https://paysdelaloire-cooperation-internationale.org" in loire["info-contact"].answer
 
 
 def test_no_sentence_of_the_evaluation_set_is_in_the_knowledge_base() -> None:
@@ -59,19 +90,21 @@ def test_no_sentence_of_the_evaluation_set_is_in_the_knowledge_base() -> None:
         pytest.skip("no evaluation set beside the project")
     sentences = [s for line in DEV.read_text(encoding="utf-8").splitlines()
                  for s in re.split(r"(?<=[.?!])\s+|\n+", json.loads(line)["text"]) if len(s) > 20]
-    ours = [q for e in knowledge.load(KB) for q in e.questions]
+    ours = sorted({q for network in NETWORKS for e in knowledge.load(KB, NetworkConfig(knowledge=network))
+                   for q in e.questions})
     ours += [q for family in knowledge.read_out_of_scope(KB) for q in family.questions]
     too_close = [(q, s) for q in ours for s in sentences
                  if fuzz.ratio(q.lower(), s.lower()) >= 80 or fuzz.token_sort_ratio(q.lower(), s.lower()) >= 80]
     assert not too_close
 
 
-def test_every_required_slug_exists() -> None:
+@pytest.mark.parametrize("network", NETWORKS)
+def test_every_required_slug_exists(network: str) -> None:
     required = {"fin-amp-microprojets", "vol-service-civique", "info-contact", "acc-ecsi-etablissements"}
     if TOPICS.exists():
         required = set(re.findall(r"^\| ((?:fin|vol|form|acc|info)-[a-z0-9-]+) \|", TOPICS.read_text(), re.M))
         assert len(required) == 42
-    slugs = {e.slug for e in knowledge.load(KB)}
+    slugs = {e.slug for e in knowledge.load(KB, NetworkConfig(knowledge=network))}
     assert required <= slugs
 
 

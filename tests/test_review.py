@@ -130,7 +130,7 @@ def test_expired_entry_says_closed(tmp_path, config) -> None:  # type: ignore[no
     kb = tmp_path / "kb"
     shutil.copytree(config.knowledge.dir, kb)
     path = kb / "national" / "fin-amp-microprojets.md"
-    path.write_text(path.read_text().replace("reviewed: 2026-10-01", "reviewed: 2026-10-01\nvalid_until: 2025-03-31"))
+    path.write_text(path.read_text().replace("\nreviewed: ", "\nvalid_until: 2025-03-31\nreviewed: "))
     core = Core.build(replace(config, knowledge=replace(config.knowledge, dir=str(kb))))
     assert isinstance(core.config.knowledge, KnowledgeConfig)
     taken = core.take_mail(mail())
