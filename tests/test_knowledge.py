@@ -316,6 +316,7 @@ def test_an_ended_scheme_names_an_existing_successor(tmp_path: Path) -> None:
     entry(tmp_path, ".", "fin-new", title="Le nouveau programme")
     got = knowledge.by_slug(knowledge.load(tmp_path))
     assert got["fin-old"].ended and got["fin-old"].successor_title == "Le nouveau programme"
+    assert not got["fin-old"].expired(dt.date(2026, 11, 1))  # staff are not told to look for a next edition
     # An ended scheme is not "expired": no warning inviting staff to look for a next edition.
     report = knowledge.check(tmp_path, today=dt.date(2026, 11, 1))
     assert not any("valid_until" in w for w in report.warnings)

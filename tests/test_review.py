@@ -140,6 +140,15 @@ def test_expired_entry_says_closed(tmp_path, config) -> None:  # type: ignore[no
     assert dt.date(2025, 3, 31) < dt.date.today()
 
 
+def test_an_ended_scheme_is_drafted_as_ended_without_a_next_edition_note(core: Core) -> None:
+    draft_id = drafted(core, "Le programme Mindchangers finance-t-il encore des projets de jeunes sur le climat ?")
+    view = core.review.get(draft_id)
+    assert view.slug == "fin-mindchangers" and view.text
+    assert "est terminé depuis le 31/12/2024 et n'aura pas de nouvelle édition" in view.text
+    assert "Connect for Global Change" in view.text and "la suivante" not in view.text
+    assert not any("expirée" in n for n in view.notes)
+
+
 def test_cli_approve_with_editor_sends_the_edited_text(tmp_path, secrets) -> None:  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 

@@ -76,8 +76,9 @@ class Entry:
     overrides: str = ""
 
     def expired(self, today: dt.date) -> bool:
-        """True when the entry is tied to a call that has closed."""
-        return self.valid_until is not None and today > self.valid_until
+        """True when the entry is tied to a call that has closed and may open again; an ended
+        scheme is not "expired" (no one should look for its next edition)."""
+        return self.valid_until is not None and today > self.valid_until and not self.ended
 
     def not_yet_open(self, today: dt.date) -> bool:
         return self.valid_from is not None and today < self.valid_from

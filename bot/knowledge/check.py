@@ -52,7 +52,7 @@ def _words(text: str) -> set[str]:
 
 def _entry_warnings(entry: Entry, today: dt.date, network: NetworkFile) -> list[str]:
     path, warnings = entry.path, []
-    if entry.expired(today) and not entry.ended:
+    if entry.expired(today):
         warnings.append(f"{path}: valid_until: past ({entry.valid_until}); drafts will say it is closed")
     if entry.valid_from and not entry.valid_until and not entry.ended:
         warnings.append(f"{path}: valid_until: a call (valid_from is set) with no closing date; drafts will "
