@@ -35,8 +35,19 @@ class NetworkConfig:
     staff_email: str = ""
     message_id_domain: str = "guichet.reseau.example"
     timezone: str = "Europe/Paris"
-    # Office hours on weekdays, for the acknowledgement Telegram users get ("HH:MM-HH:MM").
+    # Office hours on weekdays, for the acknowledgement Telegram users get ("HH:MM-HH:MM"); answers
+    # can quote them as {{ network.office_hours }}.
     office_hours: str = "09:00-17:30"
+    # The knowledge overlay (knowledge/networks/<name>/) laid over the national pack.
+    knowledge: str = "resacoop"
+    # The network's public facts, quoted in answers as {{ network.<key> }}. Empty here means "take
+    # the overlay's network.yaml"; ``guichet kb check`` fails when an entry uses one neither sets.
+    website: str = ""
+    email: str = ""
+    phone: str = ""
+    address: str = ""
+    booking_url: str = ""
+    membership_url: str = ""
 
     @property
     def tz(self) -> ZoneInfo:

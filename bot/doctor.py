@@ -128,7 +128,7 @@ async def check_telegram(cfg: TelegramConfig) -> list[Check]:
 
 async def run_checks(config: Config) -> list[Check]:
     """Every check that applies to this configuration, in a fixed order."""
-    report = knowledge.check(config.knowledge.dir)
+    report = knowledge.check(config.knowledge.dir, network=config.network)
     checks = [Check("config", True, f"read {config.source}"),
               Check("knowledge", not report.errors,
                     f"{len(report.entries)} entries" if not report.errors else "; ".join(report.errors[:3]))]

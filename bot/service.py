@@ -50,7 +50,7 @@ class Core:
     @classmethod
     def build(cls, config: Config, db: sqlite_utils.Database | None = None) -> Core:
         db = db or open_db(config.storage.database)
-        entries = knowledge.load(config.knowledge.dir)
+        entries = knowledge.load(config.knowledge.dir, config.network)
         matcher = Matcher.from_directory(entries, config.knowledge.dir, config.matcher.threshold)
         drafter = Drafter(config.knowledge.templates, config.network)
         staff = {f"telegram:{i}" for i in (config.telegram.staff_ids if config.telegram else ())}

@@ -41,12 +41,27 @@ def test_english_without_english_form_falls_back_to_french_with_a_note() -> None
 
 
 def test_expired_entry_is_never_presented_as_current() -> None:
-    entry = ENTRIES["fin-mindchangers"]
-    assert entry.valid_until is not None
-    text = DRAFTER.render(entry, today=entry.valid_until + dt.timedelta(days=1))
-    assert f"est clos depuis le {entry.valid_until:%d/%m/%Y}" in text
-    current = DRAFTER.render(entry, today=entry.valid_until)
+    entry = replace(ENTRIES["fin-festisol"], valid_until=dt.date(2026, 6, 30))
+    text = DRAFTER.render(entry, today=dt.date(2026, 7, 1))
+    assert "est clos depuis le 30/06/2026" in text and "nous vous tiendrons informé·e de la suivante" in text
+    current = DRAFTER.render(entry, today=dt.date(2026, 6, 30))
     assert "est clos" not in current
+
+
+def test_an_ended_scheme_is_drafted_as_ended_with_its_successor() -> None:
+    entry = replace(ENTRIES["fin-festisol"], title="Le programme Tremplin", title_en="The Springboard programme",
+                    valid_until=dt.date(2024, 12, 31), ended=True, replaced_by="fin-europe",
+                    successor_title="Les financements européens", successor_title_en="European funding")
+    text = DRAFTER.render(entry, today=dt.date(2026, 11, 1))
+    assert ("Attention : « Le programme Tremplin » est terminé depuis le 31/12/2024 et n'aura pas de nouvelle "
+            "édition. Il est remplacé par « Les financements européens », que nous pouvons vous présenter.") in text
+    assert "est clos" not in text and "la suivante" not in text
+    english = DRAFTER.render(replace(entry, answer_en="An answer."), language="en", today=dt.date(2026, 11, 1))
+    assert ('"The Springboard programme" has ended (on 31 December 2024) and will not run again. It is followed '
+            'by "European funding"') in english
+    assert "next one" not in english
+    alone = DRAFTER.render(replace(entry, replaced_by="", successor_title="", successor_title_en=""))
+    assert "n'aura pas de nouvelle édition.\n" in alone and "remplacé" not in alone
 
 
 @pytest.mark.parametrize(

@@ -129,8 +129,8 @@ def test_expired_entry_says_closed(tmp_path, config) -> None:  # type: ignore[no
 
     kb = tmp_path / "kb"
     shutil.copytree(config.knowledge.dir, kb)
-    path = kb / "fin-amp-microprojets.md"
-    path.write_text(path.read_text().replace("reviewed: 2026-10-01", "reviewed: 2026-10-01\nvalid_until: 2025-03-31"))
+    path = kb / "national" / "fin-amp-microprojets.md"
+    path.write_text(path.read_text().replace("\nreviewed: ", "\nvalid_until: 2025-03-31\nreviewed: "))
     core = Core.build(replace(config, knowledge=replace(config.knowledge, dir=str(kb))))
     assert isinstance(core.config.knowledge, KnowledgeConfig)
     taken = core.take_mail(mail())
@@ -138,6 +138,15 @@ def test_expired_entry_says_closed(tmp_path, config) -> None:  # type: ignore[no
     assert view.text and "clos depuis le 31/03/2025" in view.text
     assert any("expirée" in n for n in view.notes)
     assert dt.date(2025, 3, 31) < dt.date.today()
+
+
+def test_an_ended_scheme_is_drafted_as_ended_without_a_next_edition_note(core: Core) -> None:
+    draft_id = drafted(core, "Le programme Mindchangers finance-t-il encore des projets de jeunes sur le climat ?")
+    view = core.review.get(draft_id)
+    assert view.slug == "fin-mindchangers" and view.text
+    assert "est terminé depuis le 31/12/2024 et n'aura pas de nouvelle édition" in view.text
+    assert "Connect for Global Change" in view.text and "la suivante" not in view.text
+    assert not any("expirée" in n for n in view.notes)
 
 
 def test_cli_approve_with_editor_sends_the_edited_text(tmp_path, secrets) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ outbox, requests), ``kb`` (kb check, match, eval), ``reports`` (stats).
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -20,10 +21,15 @@ class Context:
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
         self._core: Core | None = None
+        # A command's --network: read this network's knowledge overlay instead of the config's.
+        self.network: str | None = None
 
     @property
     def config(self) -> Config:
-        return load(self.config_path)
+        config = load(self.config_path)
+        if self.network is None:
+            return config
+        return replace(config, network=replace(config.network, knowledge=self.network))
 
     @property
     def core(self) -> Core:

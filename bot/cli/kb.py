@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import click
 
@@ -18,20 +19,27 @@ def kb() -> None:
 
 @kb.command("check")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), help="Another knowledge folder.")
+@click.option("--network", help="Check this network's overlay (default: network.knowledge of the config).")
 @pass_ctx
-def kb_check(ctx: Context, directory: str | None) -> None:
-    """Validate every entry; list expired or unreviewed ones; exit 1 on errors.
+def kb_check(ctx: Context, directory: str | None, network: str | None) -> None:
+    """Validate the entries a network answers from (national pack + its overlay); list expired,
+    unsourced, stale or unreviewed ones; exit 1 on errors.
 
     \b
-    Example:
+    Examples:
       guichet kb check
+      guichet kb check --network pays-de-la-loire
     """
-    report = knowledge.check(directory or ctx.config.knowledge.dir)
+    config = ctx.config
+    settings = replace(config.network, knowledge=network) if network is not None else config.network
+    report = knowledge.check(directory or config.knowledge.dir, network=settings)
     for line in report.errors:
         click.echo(f"error: {line}")
     for line in report.warnings:
         click.echo(f"warning: {line}")
-    click.echo(f"{len(report.entries)} entries, {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    scope = f"national + {report.network}" if report.network else "one folder"
+    click.echo(f"{len(report.entries)} entries ({scope}), {len(report.errors)} error(s), "
+               f"{len(report.warnings)} warning(s)")
     if report.errors:
         sys.exit(1)
 

@@ -17,14 +17,17 @@ from . import Context, cli, pass_ctx
 @cli.command()
 @click.argument("text")
 @click.option("--subject", default="", help="E-mail subject, matched with the text.")
+@click.option("--network", help="Answer from this network's knowledge overlay (default: network.knowledge).")
 @pass_ctx
-def ask(ctx: Context, text: str, subject: str) -> None:
+def ask(ctx: Context, text: str, subject: str, network: str | None) -> None:
     """Show what Guichet would draft for a question (nothing is stored or sent).
 
     \b
-    Example:
+    Examples:
       guichet ask "Comment financer un micro-projet au Togo ?"
+      guichet ask --network pays-de-la-loire "C'est quoi TOTEM ?"
     """
+    ctx.network = network
     core = ctx.core
     match = core.matcher.match(text, subject)
     if match.slug is None:
