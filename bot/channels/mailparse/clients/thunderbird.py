@@ -1,0 +1,10 @@
+"""Thunderbird: its forward separator (format=flowed text is joined before any rule runs)."""
+
+from __future__ import annotations
+
+from . import Client
+
+CLIENT = Client(
+    name="thunderbird",
+    forward=(r"-{3,}\s*(message transféré|forwarded message|weitergeleitete nachricht)\s*-{3,}",),
+)
