@@ -73,7 +73,8 @@ def _parse(msg: Message, raw: bytes, own_domain: str, own_address: str, problems
     subject = headers.text("Subject")[:500]
     # A report's human part is all there is to read: no quote to take off.
     report = msg.get_content_type() == "multipart/report"
-    new_text = split_new_text(text, forwarded=bool(_FORWARD_SUBJECT.match(subject))) if not report else text.strip()
+    forwarded = bool(_FORWARD_SUBJECT.match(subject))
+    new_text = text.strip() if report else split_new_text(text, forwarded=forwarded, signer=sender_name)
     problems += list(dict.fromkeys(headers.notes))
     return Incoming(
         channel="email",

@@ -59,14 +59,14 @@ class _Marker:
     kind: str  # "history", "headers" or "forward"
 
 
-def split_new_text(text: str, *, forwarded: bool = False) -> str:
+def split_new_text(text: str, *, forwarded: bool = False, signer: str = "") -> str:
     """The new part of a mail: quoted history, forwarded headers, signature and footers removed.
 
     ``forwarded`` (a "TR:"/"Fwd:" subject) reads a header block as the start of a forwarded
-    message, whose body is kept.
+    message, whose body is kept. ``signer`` is the sender's name, for a signature that is only that.
     """
     lines = _prepare(text)
-    return _extract(lines, forwarded, nested=False)
+    return _extract(lines, forwarded, signer, nested=False)
 
 
 def _prepare(text: str) -> list[str]:
@@ -83,22 +83,23 @@ def _quoted(line: str) -> bool:
     return line.lstrip().startswith(">")
 
 
-def _extract(lines: list[str], forwarded: bool, nested: bool) -> str:
+def _extract(lines: list[str], forwarded: bool, signer: str, nested: bool) -> str:
     intros, start = _markers(lines)
     if start is not None and (start.kind == "forward" or (forwarded and start.kind == "headers")):
-        before = finish(_unquoted(lines[:start.start], intros))
+        before = finish(_unquoted(lines[:start.start], intros), signer)
         body = _body_after_headers(lines, start)
-        inner = finish(body) if nested else _extract(body, False, nested=True)
+        # The forwarded message is someone else's: the sender's name does not sign it.
+        inner = finish(body) if nested else _extract(body, False, "", nested=True)
         return "\n\n".join(part for part in (before, inner) if part)
     head = lines if start is None else lines[:start.start]
-    new = finish(_unquoted(head, intros))
+    new = finish(_unquoted(head, intros), signer)
     if new:
         return new
     if start is not None:
         # Nothing above the history: the mail was forwarded as is, or written below unquoted history.
         return finish(_unquoted(_body_after_headers(lines, start), set()))
     # Nothing but a quote (some clients wrap a whole message in one): better the quote than nothing.
-    return finish([re.sub(r"^\s*(>\s?)+", "", line) for n, line in enumerate(lines) if n not in intros])
+    return finish([re.sub(r"^\s*(>\s?)+", "", line) for n, line in enumerate(lines) if n not in intros], signer)
 
 
 def _markers(lines: list[str]) -> tuple[set[int], _Marker | None]:

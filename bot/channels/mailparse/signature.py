@@ -31,12 +31,15 @@ _ROLE = re.compile(r"\b(pr[ée]sident|tr[ée]sori|secr[ée]taire|charg[ée]e? de
                    r"association|mairie|t[ée]l\b|mobile|portable)", re.I)
 
 
-def finish(lines: list[str]) -> str:
-    """The reply's own lines with footers, disclaimers and the signature taken off."""
+def finish(lines: list[str], signer: str = "") -> str:
+    """The reply's own lines with footers, disclaimers and the signature taken off.
+
+    ``signer`` (the sender's display name) finds a signature that is only a name, and a role.
+    """
     lines = [line for line in lines if not _FOOTER.fullmatch(line.strip())]
     lines = _cut_tail(lines)
     text = _reply_parser("\n".join(lines))
-    return _tidy(_strip_signature(text))
+    return _tidy(_strip_signer(_strip_signature(text), signer))
 
 
 def _cut_tail(lines: list[str]) -> list[str]:
@@ -92,5 +95,24 @@ def _strip_contact_block(text: str) -> str:
     return "\n\n".join(blocks[:-1]).rstrip() if signature else text
 
 
+def _strip_signer(text: str, signer: str) -> str:
+    """The last lines when they open on the sender's own name ("Marie", "Marie Durand / Trésorière")."""
+    names = {word.lower() for word in re.findall(r"\w{3,}", signer)}
+    lines = text.split("\n")
+    filled = [n for n, line in enumerate(lines) if line.strip()]
+    if not names or len(filled) < 2:
+        return text
+    for n in filled[-3:]:
+        words = re.findall(r"\w+", lines[n].lower())
+        rest = [line for line in lines[n:] if line.strip()]
+        if (n != filled[0] and names & set(words) and len(words) <= 6 and not _QUESTION.search("\n".join(rest))
+                and all(len(line) < 60 for line in rest)):
+            return "\n".join(lines[:n])
+    return text
+
+
 def _tidy(text: str) -> str:
-    return re.sub(r"\n\s*\n(\s*\n)+", "\n\n", text).strip()
+    lines = text.split("\n")
+    while lines and not any(ch.isalnum() for ch in lines[-1]):  # a rule left above cut history
+        lines.pop()
+    return re.sub(r"\n\s*\n(\s*\n)+", "\n\n", "\n".join(lines)).strip()
