@@ -36,14 +36,15 @@ CLIENTS: tuple[Client, ...] = (outlook.CLIENT, gmail.CLIENT, apple.CLIENT, thund
                                exchange.CLIENT, lists.CLIENT)
 _HISTORY = compile_any([p for c in CLIENTS for p in c.history])
 _FORWARD = compile_any([p for c in CLIENTS for p in c.forward])
-_INLINE = compile_any([rf"[ \t]*(?:{p})" for c in CLIENTS for p in c.inline])
+_INLINE = compile_any([rf"[ \t]?(?:{p})" for c in CLIENTS for p in c.inline])
 _KEYS = "|".join(sorted({re.escape(k) for c in CLIENTS for k in (*c.sender_keys, *c.other_keys)}, key=len,
                         reverse=True))
 _HEADER_LINE = re.compile(rf"[*\s]*({_KEYS})[*\s]*:", re.I)
 _SENDER_LINE = re.compile(
     rf"[*\s]*({'|'.join(re.escape(k) for c in CLIENTS for k in c.sender_keys)}|to|à|a|an|aan|para|til)[*\s]*:", re.I)
 # An attribution glued to the end of the reply's last line: "Merci ! On Wed, 4 Apr 2012, Bob wrote:".
-_GLUED = re.compile(r"(?<=\S)\s*-*\s*(?=(on|le)\s(?=[^\n]*\d)[^\n]{5,200}?\s(wrote|a\s+écrit)\s*:\s*$)", re.I)
+_GLUED = re.compile(r"(?<=\S)\s*-*\s*(?=(on|le)\s(?=[^\n]{0,200}\d)[^\n]{5,200}?\s(wrote|a\s+écrit)\s*:\s*$)", re.I)
+_GLUED_END = re.compile(r"(wrote|écrit)\s*:\s*$", re.I)
 _INVISIBLE = str.maketrans({"\u00a0": " ", "\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None,
                             "\u00ad": None})
 # The end of an address wrapped onto a line of its own, which reads like a quoted line.
@@ -74,7 +75,8 @@ def _prepare(text: str) -> list[str]:
     lines: list[str] = []
     for line in text.split("\n"):
         line = line.rstrip()
-        glued = _GLUED.search(line) if not _quoted(line) else None
+        tail = max(0, len(line) - 260)  # an attribution is short: only a line's end can hold one
+        glued = _GLUED.search(line, tail) if _GLUED_END.search(line) and not _quoted(line) else None
         lines += [line[:glued.start()], line[glued.end():].strip()] if glued else [line]
     return lines
 
@@ -111,7 +113,7 @@ def _markers(lines: list[str]) -> tuple[set[int], _Marker | None]:
         if marker is None:
             i += 1
             continue
-        following = next((line for line in lines[marker.end:] if line.strip()), "")
+        following = next((lines[j] for j in range(marker.end, len(lines)) if lines[j].strip()), "")
         if marker.kind == "forward" or not _quoted(following):
             return intros, marker
         intros.update(range(marker.start, marker.end))

@@ -18,6 +18,9 @@ _FOOTER = compile_any([p for c in (outlook.CLIENT, apple.CLIENT, orange.CLIENT, 
                                     blackberry.CLIENT, exchange.CLIENT) for p in c.footer])
 _TAIL = compile_any([p for c in (exchange.CLIENT, lists.CLIENT) for p in c.tail])
 LANGUAGES = tuple(MAIL_LANGUAGES)
+REPLY_PARSER_CHARS = 6000
+_LONG_LINE = re.compile(r"^[^\n]{300,}$", re.M)
+_PARKED = re.compile(r"\x00(\d+)\x00")
 _QUESTION = re.compile(r"\?(\s|$)")
 # A sign-off alone on its line; what follows it is a name and contact lines.
 _SIGN_OFF = re.compile(
@@ -55,12 +58,26 @@ def _cut_tail(lines: list[str]) -> list[str]:
 def _reply_parser(text: str) -> str:
     if not text.strip():
         return ""
+    # Its patterns cost the square of a line's length: past a few pages, only the end (where
+    # signatures and disclaimers are) is given to it.
+    if len(text) > REPLY_PARSER_CHARS:
+        edge = len(text) - REPLY_PARSER_CHARS
+        cut = max(text.rfind("\n", 0, edge), text.rfind(" ", 0, edge)) + 1 or edge
+        return text[:cut] + _reply_parser(text[cut:])
+    # A long line is no signature nor header: it is parked, so that no pattern scans it.
+    parked: list[str] = []
+
+    def park(line: re.Match[str]) -> str:
+        parked.append(line[0])
+        return f"\x00{len(parked) - 1}\x00"
+
+    masked = _LONG_LINE.sub(park, text)
     try:
         # "- item" lines are a list, not a signature: a "-Name" signature is ours to find.
-        replies = EmailMessage(text=text, languages=list(LANGUAGES), keep_hyphen_lists=True).read().replies
+        replies = EmailMessage(text=masked, languages=list(LANGUAGES), keep_hyphen_lists=True).read().replies
     except Exception:  # noqa: BLE001 - the parser's regexes must never cost us the message
         return text
-    body = replies[0].body if replies else ""
+    body = _PARKED.sub(lambda found: parked[int(found[1])], replies[0].body if replies else "")
     return body if body.strip() else text
 
 
@@ -69,7 +86,7 @@ def _strip_signature(text: str) -> str:
     body = [n for n, line in enumerate(lines) if line.strip()]
     if len(body) < 2:
         return text
-    for n in body[1:]:
+    for n in body[max(1, len(body) - 9):]:  # a sign-off has a few lines at most below it
         rest = [line for line in lines[n + 1:] if line.strip()]
         if _SIGN_OFF.fullmatch(lines[n].strip()) and len(rest) <= 8 and all(len(line) < 80 for line in rest) \
                 and not _QUESTION.search("\n".join(rest)):
