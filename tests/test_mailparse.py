@@ -347,6 +347,23 @@ def test_new_text_shapes(text: str, new: str) -> None:
     assert split_new_text(text) == new
 
 
+@pytest.mark.parametrize("text", [
+    # Ordinary sentences that look a little like attributions or headers stay whole.
+    "Pour 2027, écrivez à contact@asso.example :\nnous répondons vite. Est-ce possible ?",
+    "Le 12 mars, le comité a écrit à la mairie.\nFaut-il aussi écrire à la Région ?",
+    "Objet : demande d'information\nDate : 12 mars\nQuel est le calendrier ?",
+    "> 100 participants attendus, est-ce trop pour la salle ?",
+])
+def test_text_that_only_looks_like_history_stays(text: str) -> None:
+    assert " ".join(split_new_text(text).split()) == " ".join(text.lstrip("> ").split())
+
+
+def test_forward_headers_run_into_the_body() -> None:
+    text = ("---------- Forwarded message ---------\nFrom: Paul <p@asso.example>\nSubject: Stage\n"
+            "Bonjour,\nest-ce possible ?")
+    assert split_new_text(text) == "Bonjour,\nest-ce possible ?"
+
+
 def test_forwarded_mail_keeps_its_body_not_its_headers() -> None:
     text = ("Pouvez-vous lui répondre ?\n\n---------- Forwarded message ---------\nDe : Paul <paul@asso.example>\n"
             "Date: lun. 2 oct. 2023 à 10:12\nSubject: Volontariat\nTo: <marie@asso.example>\n\n"

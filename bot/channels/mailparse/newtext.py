@@ -157,9 +157,9 @@ def _header_block(lines: list[str], i: int) -> int:
             names_someone = names_someone or bool(_SENDER_LINE.match(line))
             end, loose = j + 1, 0
         elif line.strip() and loose < 2 and not _quoted(line):
-            loose += 1  # a field wrapped over two lines
-            end = j + 1
+            loose += 1  # a field wrapped over two lines: part of the block if a field or a blank line follows
         else:
+            end += loose if loose == 1 and not line.strip() else 0
             break
     return end - i if fields >= 2 and names_someone else 0
 
