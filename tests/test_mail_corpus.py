@@ -52,9 +52,19 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]
     return found
 
 
-@pytest.mark.parametrize("path", MAILS, ids=lambda path: str(path.relative_to(CORPUS)))
+def _labels(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.with_suffix(".toml").read_text(encoding="utf-8"))
+
+
+# A held-out mail the parser got wrong when measured is kept as it was written, with a "miss" label.
+CASES = [pytest.param(path, id=str(path.relative_to(CORPUS)),
+                      marks=[pytest.mark.xfail(strict=True, reason=_labels(path)["miss"])] if "miss" in _labels(path)
+                      else []) for path in MAILS]
+
+
+@pytest.mark.parametrize("path", CASES)
 def test_mail_is_extracted_as_labelled(path: Path, stored: dict[str, dict[str, Any]]) -> None:
-    labels = tomllib.loads(path.with_suffix(".toml").read_text(encoding="utf-8"))
+    labels = _labels(path)
     row = stored[str(path.relative_to(CORPUS))]
     new_text = _squeezed(row["new_text"])
     assert bool(row["machine"]) is labels["machine"], row["machine"]
@@ -65,7 +75,7 @@ def test_mail_is_extracted_as_labelled(path: Path, stored: dict[str, dict[str, A
 
 
 def test_corpus_covers_the_shapes() -> None:
-    labels = [tomllib.loads(path.with_suffix(".toml").read_text(encoding="utf-8")) for path in MAILS]
-    assert len(MAILS) >= 40
+    labels = [_labels(path) for path in MAILS]
+    assert len(MAILS) >= 50 and sum("heldout" in path.parts for path in MAILS) == 10
     assert all(label["contains"] for label in labels)
     assert sum(label["machine"] for label in labels) >= 8
