@@ -148,7 +148,10 @@ class Intake:
         notes = [f"problème de lecture : {p}" for p in incoming.problems]
         entry = self.entries.get(match.slug) if match.slug else None
         text = None
-        if entry is None:
+        if incoming.unanswerable:
+            entry = None
+            notes.append("pas de brouillon : l'adresse de réponse n'est pas sûre, répondre à la main")
+        elif entry is None:
             notes.append("à traiter à la main : aucune fiche ne correspond")
         else:
             if entry.expired(self.today()):

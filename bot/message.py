@@ -41,3 +41,5 @@ class Incoming:
     problems: list[str] = field(default_factory=list)
     # A channel's running conversation (a Telegram chat): recent messages in it join one request.
     conversation: str = ""
+    # Why no reply may be drafted (a sender or Reply-To address that does not parse cleanly), or "".
+    unanswerable: str = ""

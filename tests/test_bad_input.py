@@ -11,7 +11,7 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.mailparse import MAX_TEXT_CHARS, parse_mail
@@ -155,3 +155,40 @@ def test_memory_stays_bounded_on_a_25_mb_mail(tmp_path: Path) -> None:
     # Imports take ~70 MB and the message read from the file 34 MB. Parsing adds nothing (large
     # base64 is measured, not parsed), nor does storing (blob I/O; binding it cost twice its size).
     assert peak_mb < 150, f"peak RSS {peak_mb} MB for a 34 MB message"
+
+
+MAIL_LINES = st.sampled_from([
+    "Bonjour,", "Merci pour votre réponse.", "> Texte cité", ">", "> > plus ancien", "",
+    "Le lun. 2 oct. 2023 à 10:12, Info <info@reseau.example> a écrit :", "On Mon, Oct 2, 2023 at 10:12 AM Bob wrote:",
+    "De : Info <info@reseau.example>", "Envoyé : lundi 2 octobre 2023 10:12", "À : Marie", "Objet : Adhésion",
+    "-----Original Message-----", "---------- Forwarded message ---------", "----- Mail original -----",
+    "-- ", "Cordialement,", "Marie Durand", "- un point", "Envoyé de mon iPhone", "[cid:image001.png@01D9]",
+    "Ce message et toutes les pièces jointes sont confidentiels.", "Pour vous désabonner, écrivez-nous.",
+])
+
+
+@SETTINGS
+@given(st.lists(st.one_of(MAIL_LINES, st.text(max_size=80)), max_size=40), st.booleans())
+def test_new_text_never_raises_and_invents_nothing(lines: list[str], forwarded: bool) -> None:
+    from bot.channels.mailparse import split_new_text
+
+    text = "\n".join(lines)
+    new = split_new_text(text, forwarded=forwarded)
+    squeezed = re.sub(r"[\s\u00ad\u200b-\u200d\ufeff]+", "", text)  # spacing and invisible characters aside
+    # Every word of the new text is the writer's own.
+    assert all(word in squeezed for word in new.split())
+
+
+@SETTINGS
+@given(st.text(max_size=60), st.sampled_from(["q", "b"]))
+@example("x <victim@third.example>", "q")
+@example("x\r\nBcc: evil@example.org", "b")
+def test_a_display_name_never_becomes_the_recipient(name: str, encoding: str) -> None:
+    from email.header import Header
+
+    encoded = Header(name, "utf-8").encode() if encoding == "b" else \
+        "=?utf-8?q?" + "".join(f"={b:02X}" for b in name.encode()) + "?="
+    parsed = parse_mail(f"From: {encoded} <sender@asso.example>\r\nMessage-ID: <p@asso.example>\r\n\r\nBonjour\r\n"
+                        .encode())
+    assert parsed.sender in {"sender@asso.example", ""} and parsed.reply_to in {"sender@asso.example", ""}
+    assert parsed.sender or parsed.unanswerable
