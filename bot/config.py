@@ -121,6 +121,8 @@ class WebConfig:
     session_hours: int = 12
     # Failed logins allowed per account and per address in 15 minutes before a pause.
     login_attempts: int = 5
+    # How often an open queue page asks whether anything changed (a cheap request: 204 when nothing did).
+    refresh_seconds: int = 5
 
     @property
     def host(self) -> str:

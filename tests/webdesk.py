@@ -74,3 +74,96 @@ async def logged_in(core: Core, email: str = "alice@reseau.example") -> tuple[ht
     assert response.status_code == 303, response.text
     page = await client.get("/file")
     return client, csrf_of(page.text)
+
+
+class LiveService:
+    """``guichet run`` in a thread of its own (its own event loop), for the browser tests: the test's
+    thread drives Chromium with Playwright's sync API and asks the service's loop for anything else."""
+
+    def __init__(self, config: Config, before: tuple[Any, ...] = (), after: tuple[Any, ...] = ()) -> None:
+        import asyncio
+        import threading
+
+        from bot.service import Service
+
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.core: Core | None = None
+        self.service: Service | None = None
+        self.before, self.after = before, after  # coroutine functions run in the loop (test servers)
+
+        def main() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.core = Core.build(config)
+                self.service = Service(self.core)
+                self.loop.run_until_complete(self._run())
+            except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+                self.error = exc
+                self.ready.set()
+            finally:
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+                self.loop.close()
+
+        self.thread = threading.Thread(target=main, name="guichet-live", daemon=True)
+
+    async def _run(self) -> None:
+        import asyncio
+
+        assert self.service is not None
+        for start in self.before:
+            await start()
+        task = asyncio.create_task(self.service.run())
+        await self._until_listening()
+        self.ready.set()
+        try:
+            await task
+        finally:
+            for stop in self.after:
+                await stop()
+
+    async def _until_listening(self) -> None:
+        import asyncio
+
+        assert self.config.web is not None
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection(self.config.web.host, self.config.web.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise AssertionError("the web desk never listened")
+
+    def __enter__(self) -> LiveService:
+        self.thread.start()
+        assert self.ready.wait(30), "the service did not start"
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.service is not None
+        self.loop.call_soon_threadsafe(self.service.stop.set)
+        self.thread.join(30)
+
+    def run(self, coroutine: Any) -> Any:
+        """Await ``coroutine`` in the service's loop; returns its result."""
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+    def call(self, function: Any) -> Any:
+        """Call ``function(core)`` in the service's loop (the SQLite connection belongs to it)."""
+        async def inside() -> Any:
+            return function(self.core)
+
+        return self.run(inside())
+
+    @property
+    def url(self) -> str:
+        assert self.config.web is not None
+        return f"http://127.0.0.1:{self.config.web.port}"

@@ -45,6 +45,17 @@
     else if (event.key === "?" && dialog) { dialog.showModal(); }
   });
 
+  // "Répondre moi-même" links to the composer: open it and put the cursor in it.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href^='#']");
+    var target = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (target && target.tagName === "DETAILS") {
+      target.open = true;
+      var field = target.querySelector("textarea");
+      if (field) { window.setTimeout(function () { field.focus(); }, 0); }
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var help = document.getElementById("aide-bouton");
     var dialog = document.getElementById("aide");

@@ -23,7 +23,6 @@ from .french import french
 TABS = {"a-valider": "À valider", "a-la-main": "À traiter à la main", "envoi": "Envoi", "ignores": "Ignorés"}
 AGES = {"": "tous", "4": "plus de 4 h", "24": "plus d'un jour", "72": "plus de 3 jours", "168": "plus d'une semaine"}
 WORDS = ("forte", "moyenne", "faible", worklist.NO_ENTRY)
-POLL_S = 5
 
 
 def version(db: Any) -> int:
@@ -51,7 +50,7 @@ def _context(request: Request) -> dict[str, Any]:
     chosen, filters = _filters(request)
     context: dict[str, Any] = {"nav": "file", "tab": tab, "tabs": TABS, "chosen": chosen, "ages": AGES, "words": WORDS,
                                "categories": CATEGORIES, "claims": teamwork.claims(db), "version": version(db),
-                               "poll": POLL_S, "query": urlencode({"onglet": tab, **chosen})}
+                               "poll": desk.config.refresh_seconds, "query": urlencode({"onglet": tab, **chosen})}
     counts = {"a-valider": len(worklist.queue(db, entries)), "a-la-main": len(worklist.by_hand(db, entries)),
               "envoi": len(worklist.unsent(db))}
     context["counts"] = counts
