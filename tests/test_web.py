@@ -331,3 +331,19 @@ async def test_state_page_in_french(core: Core) -> None:
 
 def test_csrf_of_reads_the_token() -> None:
     assert csrf_of('<input type="hidden" name="csrf" value="abc">') == "abc"
+
+
+async def test_statistics_page_and_downloads(core: Core) -> None:
+    drafted(core)
+    client, _ = await logged_in(core)
+    page = await client.get("/statistiques")
+    assert page.status_code == 200 and "Par catégorie et canal" in page.text and "depuis janvier" in page.text
+    period = re.search(r"requests-(\d{4}-\d{2})\.csv", page.text)
+    assert period
+    csv = await client.get(f"/statistiques/fichiers/requests-{period.group(1)}.csv")
+    assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbfid;")
+    assert "attachment" in csv.headers["content-disposition"]
+    chart = await client.get(f"/statistiques/fichiers/chart-{period.group(1)}.png?voir=1")
+    assert chart.content.startswith(b"\x89PNG") and "attachment" not in chart.headers.get("content-disposition", "")
+    for bad in ("../guichet.db", "requests-2026-13.csv", "other-2026-01.csv"):
+        assert (await client.get(f"/statistiques/fichiers/{bad}")).status_code == 404
