@@ -20,7 +20,7 @@ from tests.mails import mail
 from tests.servers.botapi import BotApiServer
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
-from tests.webdesk import PASSWORD, LiveService, accounts, cheap_hashes, web_config
+from tests.webdesk import PASSWORD, LiveService, accounts, cheap_hashes, knowledge_copy, web_config
 
 QUESTION = "Bonjour, comment obtenir une subvention de l'Agence des Micro-Projets pour notre projet au Togo ?"
 
@@ -181,6 +181,10 @@ def test_pick_another_entry_and_refusals(tmp_path: Path, page: Any, browser: Any
         shots(page, "recherche")
         page.goto(f"{url}/etat")
         shots(page, "etat")
+        page.goto(f"{url}/statistiques")
+        page.wait_for_selector("img.chart")
+        until(lambda: page.evaluate("document.querySelector('img.chart').naturalWidth > 0"))
+        shots(page, "statistiques")
         phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         try:
             small = phone.new_page()
@@ -190,6 +194,32 @@ def test_pick_another_entry_and_refusals(tmp_path: Path, page: Any, browser: Any
             assert width <= 400, f"the queue overflows a phone screen ({width}px)"
         finally:
             phone.close()
+
+
+def test_kb_entry_edited_in_the_browser_is_used_without_restart(tmp_path: Path, page: Any,
+                                                               shots: Callable[[Any, str], None]) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    new = "Depuis cette année, l'Agence des Micro-Projets reçoit les dossiers deux fois par an, en mars et en octobre."
+    config = config_for(tmp_path, extra=knowledge_copy(tmp_path))
+    with LiveService(config) as live:
+        live.call(accounts)
+        log_in(page, live, target="/fiches")
+        shots(page, "fiches")
+        page.click("a:has-text('Financer un micro-projet avec')")
+        page.wait_for_selector("#apercu-fiche pre")
+        page.fill("#answer", new)
+        page.wait_for_selector("#apercu-fiche >> text=deux fois par an")  # the preview is the drafted reply
+        shots(page, "fiche")
+        page.click("button:has-text('Enregistrer')")
+        page.wait_for_selector("text=Fiche enregistrée")
+        taken = live.call(lambda core: core.take_mail(mail(QUESTION)))
+        drafted = live.call(lambda core: core.review.get(taken.draft_id).text)
+    assert new in drafted  # the running service, without a restart
+    asked = CliRunner().invoke(cli, ["--config", config.source, "ask", QUESTION])
+    assert asked.exit_code == 0 and new in asked.output
 
 
 @pytest.mark.slow

@@ -167,3 +167,14 @@ class LiveService:
     def url(self) -> str:
         assert self.config.web is not None
         return f"http://127.0.0.1:{self.config.web.port}"
+
+
+def knowledge_copy(tmp_path: Path) -> str:
+    """A copy of the shipped knowledge base the test may edit, as a [knowledge] section."""
+    import shutil
+
+    from bot.config import REPO_ROOT
+
+    target = tmp_path / "knowledge"
+    shutil.copytree(REPO_ROOT / "knowledge", target)
+    return f'\n[knowledge]\ndir = "{target}"\n'

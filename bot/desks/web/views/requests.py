@@ -25,7 +25,7 @@ from .french import french
 DONE = {"envoye": "Réponse envoyée : elle part dans quelques secondes.", "ignore": "Demande ignorée.",
         "main": "Demande mise de côté pour une réponse à la main.", "enregistre": "Brouillon enregistré.",
         "fiche": "Brouillon refait avec cette fiche.", "pris": "Vous vous en occupez.", "lache": "Demande libérée.",
-        "note": "Note ajoutée."}
+        "note": "Note ajoutée.", "exemple": "Question ajoutée aux questions types de la fiche."}
 
 
 def _text(form: Any, name: str = "texte") -> str:
