@@ -295,6 +295,16 @@ def m018_message_search(db: sqlite_utils.Database) -> None:
     )
 
 
+def m019_desk_indexes(db: sqlite_utils.Database) -> None:
+    """A request's drafts and replies by request: the desks look them up for every line they show."""
+    db.executescript(
+        """
+        CREATE INDEX drafts_request ON drafts(request_id, state);
+        CREATE INDEX outbox_request ON outbox(request_id, state);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
@@ -305,4 +315,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("016_staff_accounts", m016_staff_accounts),
     ("017_claims_and_notes", m017_claims_and_notes),
     ("018_message_search", m018_message_search),
+    ("019_desk_indexes", m019_desk_indexes),
 ]

@@ -75,7 +75,7 @@ class Filters:
 _QUEUE_SQL = """
 SELECT d.id AS draft_id, d.slug AS draft_slug, d.confidence AS draft_confidence, d.text IS NOT NULL AS has_text,
        d.created_at AS draft_created, r.id AS request_id, r.channel, r.requester, r.requester_name, r.subject,
-       r.category, r.status, r.received_at, substr(coalesce(m.new_text, m.text, ''), 1, 300) AS question
+       r.category, r.status, r.received_at AS received_at, substr(coalesce(m.new_text, m.text, ''), 1, 300) AS question
 FROM {source}
 """
 
@@ -103,13 +103,17 @@ def queue(db: sqlite_utils.Database, entries: dict[str, Entry], filters: Filters
 
 def by_hand(db: sqlite_utils.Database, entries: dict[str, Entry], filters: Filters | None = None) -> list[QueueRow]:
     """Requests staff must answer themselves: no entry fitted, or someone chose "Répondre moi-même"."""
-    sql = _QUEUE_SQL.format(
-        source="requests r LEFT JOIN drafts d ON d.request_id = r.id AND d.state = 'pending' "
-               "JOIN messages m ON m.id = coalesce(d.message_id, (SELECT max(id) FROM messages "
-               "WHERE request_id = r.id AND direction = 'in'))")
-    rows = db.query(sql + " WHERE (d.id IS NOT NULL AND d.text IS NULL) OR (d.id IS NULL AND r.status = 'by_hand' "
-                          "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.request_id = r.id "
-                          "AND o.state IN ('queued', 'sending'))) ORDER BY r.received_at, r.id")
+    drafts = _QUEUE_SQL.format(source="drafts d JOIN requests r ON r.id = d.request_id "
+                                      "JOIN messages m ON m.id = d.message_id")
+    # The request's last message, looked up by its id (a join on an expression would scan messages).
+    put_aside = _QUEUE_SQL.format(
+        source="requests r LEFT JOIN drafts d ON 0 "
+               "JOIN messages m ON m.id = (SELECT max(id) FROM messages WHERE request_id = r.id AND direction = 'in')")
+    rows = db.query(
+        f"{drafts} WHERE d.state = 'pending' AND d.text IS NULL UNION ALL {put_aside} WHERE r.status = 'by_hand' "
+        "AND NOT EXISTS (SELECT 1 FROM drafts p WHERE p.request_id = r.id AND p.state = 'pending') "
+        "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.request_id = r.id AND o.state IN ('queued', 'sending')) "
+        "ORDER BY received_at, request_id")
     return [row for row in (_row(r, entries) for r in rows) if (filters or Filters()).keep(row)]
 
 

@@ -51,15 +51,14 @@ def _context(request: Request) -> dict[str, Any]:
     context: dict[str, Any] = {"nav": "file", "tab": tab, "tabs": TABS, "chosen": chosen, "ages": AGES, "words": WORDS,
                                "categories": CATEGORIES, "claims": teamwork.claims(db), "version": version(db),
                                "poll": desk.config.refresh_seconds, "query": urlencode({"onglet": tab, **chosen})}
-    counts = {"a-valider": len(worklist.queue(db, entries)), "a-la-main": len(worklist.by_hand(db, entries)),
-              "envoi": len(worklist.unsent(db))}
-    context["counts"] = counts
+    waiting, aside, unsent = worklist.queue(db, entries), worklist.by_hand(db, entries), worklist.unsent(db)
+    context["counts"] = {"a-valider": len(waiting), "a-la-main": len(aside), "envoi": len(unsent)}
     if tab == "a-valider":
-        context["rows"] = worklist.queue(db, entries, filters)
+        context["rows"] = [r for r in waiting if filters.keep(r)]
     elif tab == "a-la-main":
-        context["rows"] = worklist.by_hand(db, entries, filters)
+        context["rows"] = [r for r in aside if filters.keep(r)]
     elif tab == "envoi":
-        context["items"] = worklist.unsent(db)
+        context["items"] = unsent
     else:
         context["rows"] = worklist.ignored(db, entries)
     return context
