@@ -146,9 +146,11 @@ def telegram_section(botapi) -> str:  # type: ignore[no-untyped-def]
             f'base_url = "{botapi.base_url}"\nbase_file_url = "{botapi.base_url}"\npoll_timeout = 1\n')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    """One headless Chromium (Debian's) for the whole session, driven by Playwright's sync API."""
+    """One headless Chromium (Debian's) for the browser tests' module, driven by Playwright's sync API.
+    Not session-wide: while it lives, Playwright's loop runs in the main thread, and the async tests
+    and asyncio.run() of later modules could not run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -228,37 +228,34 @@ async def send_answer(request: Request, session: auth.Session) -> Response:
     return RedirectResponse(f"/file?fait=envoye&demande={req['id']}", status_code=303)
 
 
-@auth.staff_only
-async def claim(request: Request, session: auth.Session) -> Response:
-    """Je m'en occupe / je laisse."""
+async def _teamwork(request: Request, session: auth.Session, change: Any, done: str) -> Response:
+    """Run ``change(db, request_id, actor)`` (a claim, a note) and come back to the request."""
     desk = auth.desk_of(request)
-    form: Any = await request.form()
     request_id = request.path_params["request_id"]
-    letting_go = form.get("lacher") is not None
     try:
-        if letting_go:
-            teamwork.release(desk.core.db, request_id, session.account.actor)
-        else:
-            teamwork.claim(desk.core.db, request_id, session.account.actor)
+        change(desk.core.db, request_id, session.account.actor)
     except NotFound:
         return desk.error(request, session, 404, "Cette demande n'existe pas.")
     except GuichetError as exc:
         return await _page(request, session, error=french(exc, desk.who), status=409)
-    return RedirectResponse(f"/demande/{request_id}?fait={'lache' if letting_go else 'pris'}", status_code=303)
+    return RedirectResponse(f"/demande/{request_id}?fait={done}", status_code=303)
+
+
+@auth.staff_only
+async def claim(request: Request, session: auth.Session) -> Response:
+    """Je m'en occupe / je laisse."""
+    form: Any = await request.form()
+    if form.get("lacher") is not None:
+        return await _teamwork(request, session, teamwork.release, "lache")
+    return await _teamwork(request, session, teamwork.claim, "pris")
 
 
 @auth.staff_only
 async def note(request: Request, session: auth.Session) -> Response:
-    desk = auth.desk_of(request)
     form: Any = await request.form()
-    request_id = request.path_params["request_id"]
-    try:
-        teamwork.add_note(desk.core.db, request_id, session.account.actor, _text(form, "note"))
-    except NotFound:
-        return desk.error(request, session, 404, "Cette demande n'existe pas.")
-    except GuichetError as exc:
-        return await _page(request, session, error=french(exc, desk.who), status=400)
-    return RedirectResponse(f"/demande/{request_id}?fait=note#notes", status_code=303)
+    text = _text(form, "note")
+    return await _teamwork(request, session, lambda db, rid, actor: teamwork.add_note(db, rid, actor, text),
+                           "note#notes")
 
 
 @auth.staff_only
