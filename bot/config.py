@@ -123,6 +123,32 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The web desk, served by the running service behind the organisation's reverse proxy."""
+
+    listen: str = "127.0.0.1:8080"
+    # The address staff type (behind the proxy); https:// makes the session cookie Secure.
+    base_url: str = "http://127.0.0.1:8080"
+    session_hours: int = 12
+    # Failed logins allowed per account and per address in 15 minutes before a pause.
+    login_attempts: int = 5
+    # How often an open queue page asks whether anything changed (a cheap request: 204 when nothing did).
+    refresh_seconds: int = 5
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]") or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def secure_cookie(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; ``imap``/``smtp``/``telegram`` are None when that channel is off."""
 
@@ -134,6 +160,7 @@ class Config:
     imap: ImapConfig | None = None
     smtp: SmtpConfig | None = None
     telegram: TelegramConfig | None = None
+    web: WebConfig | None = None
     source: str = "(embedded defaults)"
 
 
@@ -159,7 +186,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def _section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str], base: Path) -> Any:
+def _section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str], base: Path,
+             secrets: bool = True) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(name, "expected a table, e.g. [" + name + "]")
     hints = typing.get_type_hints(cls)
@@ -176,7 +204,7 @@ def _section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str], base: 
         missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if missing and f.name not in values:
             raise ConfigError(f"{name}.{f.name}", "missing required key")
-    if secret:
+    if secret and (secrets or env.get(secret[1])):
         attr, var = secret
         if not env.get(var):
             raise ConfigError(f"{name}.{attr}", f"environment variable {var} is not set")
@@ -184,7 +212,15 @@ def _section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str], base: 
     for key in ("database", "dir", "templates", "out_dir"):
         if key in values and not Path(values[key]).is_absolute():
             values[key] = str(base / values[key])
+    if name == "web":
+        _check_listen(values.get("listen", WebConfig.listen))
     return cls(**values)
+
+
+def _check_listen(listen: str) -> None:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("web.listen", f"expected HOST:PORT, e.g. \"127.0.0.1:8080\", got {listen!r}")
 
 
 def _section_types() -> dict[str, type[Any]]:
@@ -200,8 +236,12 @@ def _section_types() -> dict[str, type[Any]]:
 
 
 def parse(text: str, *, env: Mapping[str, str] | None = None, base: Path | None = None,
-          source: str = "<string>") -> Config:
-    """Parse TOML text into a Config; relative paths are taken from ``base``."""
+          source: str = "<string>", secrets: bool = True) -> Config:
+    """Parse TOML text into a Config; relative paths are taken from ``base``.
+
+    ``secrets=False`` is for commands that never reach a server (``drafts list``, ``stats``…):
+    a secret that is not set is left empty instead of stopping them.
+    """
     env = os.environ if env is None else env
     base = base or Path.cwd()
     try:
@@ -213,15 +253,16 @@ def parse(text: str, *, env: Mapping[str, str] | None = None, base: Path | None 
     for name, value in raw.items():
         if name not in sections:
             raise ConfigError(name, f"unknown section (known: {', '.join(sorted(sections))})")
-        values[name] = _section(name, sections[name], value, env, base)
+        values[name] = _section(name, sections[name], value, env, base, secrets)
     return Config(**values)
 
 
-def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None, secrets: bool = True) -> Config:
     """Load the config from ``path``, ``$GUICHET_CONFIG``, ``./guichet.toml``, or embedded defaults.
 
     The embedded defaults use a SQLite file ``guichet.db`` in the current
     directory and the shipped knowledge base, with no mailbox and no Telegram.
+    ``secrets=False``: see ``parse``.
     """
     env = os.environ if env is None else env
     chosen = path or env.get("GUICHET_CONFIG")
@@ -232,4 +273,5 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
     file = Path(chosen)
     if not file.exists():
         raise ConfigError(str(file), "config file not found")
-    return parse(file.read_text(encoding="utf-8"), env=env, base=file.resolve().parent, source=str(file))
+    return parse(file.read_text(encoding="utf-8"), env=env, base=file.resolve().parent, source=str(file),
+                 secrets=secrets)

@@ -47,6 +47,10 @@ class ReviewError(GuichetError):
     """A review action that does not make sense for this draft (e.g. approving empty text)."""
 
 
+class StaffError(GuichetError):
+    """A staff account cannot be created or changed that way (short password, e-mail taken…)."""
+
+
 class TransientSendError(GuichetError):
     """Sending failed in a way worth retrying later (4xx, connection refused, 429, 5xx)."""
 

@@ -195,6 +195,116 @@ def m006_message_sources(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages DROP COLUMN raw")
 
 
+def m016_staff_accounts(db: sqlite_utils.Database) -> None:
+    """Staff accounts for the web desk, their one-time links, browser sessions and failed logins."""
+    db.executescript(
+        """
+        CREATE TABLE staff (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT,
+            telegram_id INTEGER UNIQUE,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            password_set_at TEXT,
+            last_login_at TEXT
+        );
+        -- Only hashes of the tokens are kept: a copy of the database opens no session.
+        CREATE TABLE staff_tokens (
+            token_hash TEXT PRIMARY KEY,
+            staff_id INTEGER NOT NULL REFERENCES staff(id),
+            purpose TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        );
+        CREATE TABLE web_sessions (
+            token_hash TEXT PRIMARY KEY,
+            staff_id INTEGER NOT NULL REFERENCES staff(id),
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            account TEXT NOT NULL,
+            address TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_at ON login_failures(at);
+        """
+    )
+
+
+def m017_claims_and_notes(db: sqlite_utils.Database) -> None:
+    """Who is handling a request ("je m'en occupe"), and staff's internal notes on it."""
+    db.executescript(
+        """
+        CREATE TABLE claims (
+            request_id INTEGER PRIMARY KEY REFERENCES requests(id),
+            actor TEXT NOT NULL,
+            claimed_at TEXT NOT NULL
+        );
+        CREATE TABLE staff_notes (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            actor TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX staff_notes_request ON staff_notes(request_id);
+        -- Notes may name the requester: they go when the request's personal data is erased
+        -- (retention purge or "/oubli"), whoever erases it.
+        CREATE TRIGGER staff_notes_erased AFTER UPDATE OF requester ON requests
+        WHEN NEW.requester IS NULL AND OLD.requester IS NOT NULL
+        BEGIN
+            DELETE FROM staff_notes WHERE request_id = NEW.id;
+            DELETE FROM claims WHERE request_id = NEW.id;
+        END;
+        """
+    )
+
+
+def m018_message_search(db: sqlite_utils.Database) -> None:
+    """Full-text search over messages (sender, subject, text), kept in step by triggers: what the
+    retention purge erases leaves the index with it."""
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            sender, sender_name, subject, text,
+            content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts (rowid, sender, sender_name, subject, text)
+            VALUES (NEW.id, NEW.sender, NEW.sender_name, NEW.subject, NEW.text);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, sender, sender_name, subject, text)
+            VALUES ('delete', OLD.id, OLD.sender, OLD.sender_name, OLD.subject, OLD.text);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF sender, sender_name, subject, text ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, sender, sender_name, subject, text)
+            VALUES ('delete', OLD.id, OLD.sender, OLD.sender_name, OLD.subject, OLD.text);
+            INSERT INTO messages_fts (rowid, sender, sender_name, subject, text)
+            VALUES (NEW.id, NEW.sender, NEW.sender_name, NEW.subject, NEW.text);
+        END;
+        INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+        """
+    )
+
+
+def m019_desk_indexes(db: sqlite_utils.Database) -> None:
+    """A request's drafts and replies by request: the desks look them up for every line they show."""
+    db.executescript(
+        """
+        CREATE INDEX drafts_request ON drafts(request_id, state);
+        CREATE INDEX outbox_request ON outbox(request_id, state);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
@@ -202,4 +312,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_health", m004_health),
     ("005_staff_notices", m005_staff_notices),
     ("006_message_sources", m006_message_sources),
+    ("016_staff_accounts", m016_staff_accounts),
+    ("017_claims_and_notes", m017_claims_and_notes),
+    ("018_message_search", m018_message_search),
+    ("019_desk_indexes", m019_desk_indexes),
 ]

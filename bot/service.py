@@ -7,6 +7,7 @@ import getpass
 import logging
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlite_utils
 
@@ -18,12 +19,14 @@ from .channels.telegram import TelegramChannel, TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
+from .errors import KnowledgeError
 from .intake import Intake, Taken
 from .knowledge import Entry
 from .matching import Matcher
 from .outbox import Outbox, Transport
 from .review import Review
 from .schedule import Scheduler
+from .staff import is_staff_actor
 from .store import open_db
 
 log = logging.getLogger("guichet")
@@ -58,10 +61,27 @@ class Core:
         def is_staff(actor: str) -> bool:
             # Whoever can run the CLI on this machine can read the database: staff by definition.
             # A Telegram actor is "telegram:<id>:<name>"; only the id counts.
-            return actor.startswith("terminal:") or ":".join(actor.split(":", 2)[:2]) in staff
+            return (actor.startswith("terminal:") or ":".join(actor.split(":", 2)[:2]) in staff
+                    or is_staff_actor(db, actor))  # a web account, or a Telegram id an account carries
 
         review = Review(db, entries, drafter, is_staff, config.network.message_id_domain)
         return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff)
+
+    def reload_entry(self, path: str | Path) -> Entry:
+        """Take a changed (or new) entry file into the running core: the matcher, the drafter's entries
+        and the review's see it at once, without a restart. Raises KnowledgeError when it is invalid."""
+        entry = knowledge.parse_entry(Path(path))
+        clash = next((e for e in self.entries if e.slug == entry.slug and Path(e.path) != Path(entry.path)), None)
+        if clash is not None:
+            raise KnowledgeError(str(path), "slug", f"duplicate slug {entry.slug!r} (also in {clash.path})")
+        kept = [e for e in self.entries if Path(e.path) != Path(entry.path) and e.slug != entry.slug]
+        self.entries[:] = sorted([*kept, entry], key=lambda e: e.path)
+        self.matcher = Matcher.from_directory(self.entries, self.config.knowledge.dir, self.config.matcher.threshold)
+        self.intake.matcher = self.matcher
+        for table in (self.intake.entries, self.review.entries):
+            table.clear()
+            table.update((e.slug, e) for e in self.entries)
+        return entry
 
     def take_mail(self, raw: bytes) -> Taken:
         """Parse and take one raw e-mail."""
@@ -91,6 +111,11 @@ class Service:
             self.telegram = TelegramChannel(cfg.telegram, cfg.network, core.intake, desk)
             transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None)
             core.intake.on_draft = lambda draft_id: desk.wake()
+        self.web = None
+        if cfg.web is not None:
+            from .desks.web import WebDesk  # only when configured: the web stack is not loaded otherwise
+
+            self.web = WebDesk(core)
         self.outbox = Outbox(core.db, transports)
         core.review.on_change = lambda draft_id: self.outbox.wake()
         smtp = cfg.smtp
@@ -115,6 +140,8 @@ class Service:
             log.info("no [imap] section: the mailbox is not read")
         if self.telegram is not None:
             tasks.append(asyncio.create_task(self.telegram.run(self.stop), name="telegram"))
+        if self.web is not None:
+            tasks.append(asyncio.create_task(self.web.run(self.stop), name="web"))
         log.info("guichet running (%s)", self.core.config.source)
         try:
             done, _ = await asyncio.wait([*tasks, asyncio.create_task(self.stop.wait())],

@@ -144,3 +144,16 @@ async def botapi():  # type: ignore[no-untyped-def]
 def telegram_section(botapi) -> str:  # type: ignore[no-untyped-def]
     return (f"\n[telegram]\nstaff_chat_id = {STAFF_CHAT}\nstaff_ids = [{ALICE}, {BOB}]\n"
             f'base_url = "{botapi.base_url}"\nbase_file_url = "{botapi.base_url}"\npoll_timeout = 1\n')
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """One headless Chromium (Debian's) for the browser tests' module, driven by Playwright's sync API.
+    Not session-wide: while it lives, Playwright's loop runs in the main thread, and the async tests
+    and asyncio.run() of later modules could not run."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

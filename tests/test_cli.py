@@ -95,6 +95,6 @@ def test_config_error_names_the_key(tmp_path: Path) -> None:
 def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
     bad = tmp_path / "guichet.toml"
     bad.write_text('[smtp]\nhost = "smtp.example.org"\n')
-    result = CliRunner().invoke(cli, ["--config", str(bad), "drafts", "list"], env={"GUICHET_SMTP_PASSWORD": ""})
+    result = CliRunner().invoke(cli, ["--config", str(bad), "doctor"], env={"GUICHET_SMTP_PASSWORD": ""})
     assert result.exit_code == 2
     assert "smtp.password: environment variable GUICHET_SMTP_PASSWORD is not set" in result.output

@@ -225,7 +225,7 @@ def test_cli_outbox_list_and_retry(tmp_path: Path, secrets: None) -> None:
     assert refused.exit_code == 2 and "only uncertain or failed" in refused.output
     core.db["outbox"].update(outbox_id, {"state": "uncertain"})
     listed = runner.invoke(cli, ["--config", config.source, "outbox", "list"])
-    assert "uncertain" in listed.output and "1 reply(ies) not sent" in listed.output
+    assert "uncertain" in listed.output and "1 réponse(s) pas encore partie(s)" in listed.output
     retried = runner.invoke(cli, ["--config", config.source, "outbox", "retry", str(outbox_id)])
     assert retried.exit_code == 0, retried.output
     assert core.db["outbox"].get(outbox_id)["state"] == "queued"

@@ -29,7 +29,7 @@ async def test_mail_round_trip_through_the_terminal_desk(tmp_path: Path, dovecot
         runner = CliRunner()
         listed = runner.invoke(cli, ["--config", config.source, "drafts", "list"])
         assert listed.exit_code == 0, listed.output
-        assert "vol-service-civique" in listed.output and "1 draft(s) pending" in listed.output
+        assert "vol-service-civique" in listed.output and "1 brouillon(s) en attente" in listed.output
         draft_id = service.core.review.pending()[0].id
         shown = runner.invoke(cli, ["--config", config.source, "drafts", "show", str(draft_id)])
         assert "service civique à l'étranger" in shown.output and "16 à 25 ans" in shown.output

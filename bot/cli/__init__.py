@@ -1,7 +1,7 @@
 """The ``guichet`` command line: the same words as the docs and the code.
 
 One module per family of commands: ``serve`` (ask, run, status, doctor), ``desk`` (drafts,
-outbox, requests), ``kb`` (kb check, match, eval), ``reports`` (stats).
+outbox, requests), ``staff`` (web desk accounts), ``kb`` (kb check, match, eval), ``reports`` (stats).
 """
 
 from __future__ import annotations
@@ -35,6 +35,18 @@ class Context:
     def core(self) -> Core:
         if self._core is None:
             self._core = Core.build(self.config)
+        return self._core
+
+    @property
+    def desk_config(self) -> Config:
+        """The config for commands that reach no server (drafts, outbox, requests, staff, status,
+        stats): a secret that is not set does not stop them."""
+        return load(self.config_path, secrets=False)
+
+    @property
+    def desk_core(self) -> Core:
+        if self._core is None:
+            self._core = Core.build(self.desk_config)
         return self._core
 
 
@@ -72,4 +84,4 @@ def main() -> None:
 
 
 # Registered last: each module adds its commands to ``cli``.
-from . import desk, kb, reports, serve  # noqa: E402, F401
+from . import desk, kb, reports, serve, staff  # noqa: E402, F401

@@ -36,7 +36,7 @@ def stats_export(ctx: Context, month: str, out_dir: str | None) -> None:
             raise ValueError
     except ValueError as exc:
         raise click.BadParameter("use YYYY-MM, e.g. 2026-10", param_hint="--month") from exc
-    config = ctx.config
+    config = ctx.desk_config
     db = open_db(config.storage.database)
     summary = month_summary(db, year, number, config.network.tz)
     paths = export_period(summary, Path(out_dir or config.reports.out_dir), config.network.name, year, number)
@@ -62,7 +62,7 @@ def stats_year(ctx: Context, year: int, do_export: bool, out_dir: str | None) ->
     from ..export import MONTHS, decimal, export_period
     from ..stats import year_summary
 
-    config = ctx.config
+    config = ctx.desk_config
     db = open_db(config.storage.database)
     summary = year_summary(db, year, config.network.tz)
     click.echo(f"{config.network.name}: {summary.total} information requests in {year}")

@@ -90,7 +90,7 @@ def status(ctx: Context, as_json: bool) -> None:
     """
     from ..health import status as read_status
 
-    data = read_status(open_db(ctx.config.storage.database))
+    data = read_status(open_db(ctx.desk_config.storage.database))
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return

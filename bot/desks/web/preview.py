@@ -1,0 +1,53 @@
+"""What the requester will receive: the e-mail as the SMTP transport builds it, the Telegram messages
+as the Telegram transport cuts them. One function per channel, so a change of rendering in the
+channels shows in the preview without touching the desk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from ...channels.smtp import build_reply
+from ...channels.telegram import split_text
+from ...config import NetworkConfig
+from ...draft import reply_subject
+from ...outbox import OutboxItem
+from ...store import one
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a reply to a request goes to, and on which channel."""
+
+    channel: str
+    address: str
+    name: str
+    subject: str
+
+
+def recipient(db: sqlite_utils.Database, request_id: int) -> Recipient | None:
+    row = one(db, "SELECT channel, reply_to, requester, requester_name, subject FROM requests WHERE id = ?",
+              [request_id])
+    if row is None:
+        return None
+    return Recipient(row["channel"], row["reply_to"] or row["requester"] or "", row["requester_name"] or "",
+                     reply_subject(row["subject"] or ""))
+
+
+def email(network: NetworkConfig, to: Recipient, text: str) -> dict[str, Any]:
+    """Headers and plain-text body of the mail the outbox would send."""
+    item = OutboxItem(id=0, request_id=0, channel="email", recipient=to.address, subject=to.subject, body=text,
+                      out_message_id="<apercu@guichet>", in_reply_to="", references=[], attempts=0)
+    message = build_reply(item, network)
+    body = message.get_body(preferencelist=("plain",))
+    content = body.get_content() if body is not None else text
+    return {"from": str(message["From"]), "to": str(message["To"]), "subject": str(message["Subject"]),
+            "body": content}
+
+
+def telegram(text: str) -> list[str]:
+    """The Telegram messages the answer becomes (long answers are cut in several)."""
+    return split_text(text.strip()) if text.strip() else []
+
