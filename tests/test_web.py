@@ -118,7 +118,7 @@ async def test_login_form_needs_its_own_token(core: Core) -> None:
 
 
 async def test_queue_shows_titles_words_and_escapes_requester_text(core: Core) -> None:
-    drafted(core, sender="<b>Eve</b> <eve@asso.example>", subject="<script>alert(1)</script>")
+    drafted(core, sender="\"<b>Eve</b>\" <eve@asso.example>", subject="<script>alert(1)</script>")
     drafted(core, "Pouvez-vous me prêter votre salle samedi pour un anniversaire ?", subject="salle",
             sender="paul@asso.example")
     client, _ = await logged_in(core)
