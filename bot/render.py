@@ -200,12 +200,13 @@ class _Writer:
         return "".join(parts)
 
     def _link(self, href: str, label: str) -> str:
-        if self.d.escape:
+        address = re.sub(r"^(mailto:|https?://)", "", href).rstrip("/")
+        shown = html.unescape(label) if self.d.escape else label
+        if not href or re.sub(r"^https?://", "", shown).rstrip("/") == address:
+            return label  # the address itself: mail clients and Telegram link it on their own
+        if self.d.escape and href.startswith(("https://", "http://")):
             return f'<a href="{html.escape(href, quote=True)}">{label}</a>'
-        shown = re.sub(r"^(mailto:|https?://)", "", href).rstrip("/")
-        if re.sub(r"^(https?://)", "", label).rstrip("/") == shown or not href:
-            return label
-        return f"{label} ({href.removeprefix('mailto:')})"
+        return f"{label} ({self._text(href.removeprefix('mailto:'))})"
 
 
 def utf16_len(text: str) -> int:

@@ -74,6 +74,9 @@ def test_telegram_html_uses_its_tags_and_escapes_text() -> None:
     assert '<a href="https://www.service-civique.gouv.fr/missions?age=18&amp;pays=sn">le site officiel</a>' in text
     assert "<blockquote>cité</blockquote>" in text and "<code>code &lt;x&gt;</code>" in text
     assert not re.search(r"</?(p|ul|li|br|strong|em|h\d)\b", text)  # tags Telegram refuses
+    # Telegram links bare addresses itself; only web links with a label of their own become <a>.
+    assert telegram_html("[écrire](mailto:a@b.fr) https://x.fr/?a=1&b=2") == \
+        "écrire (a@b.fr) https://x.fr/?a=1&amp;b=2\n"
     assert check_text(text, "HTML").startswith("Bonjour Léa,")
 
 
