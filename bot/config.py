@@ -30,6 +30,8 @@ EXAMPLE_CONFIG = REPO_ROOT / "guichet.example.toml"
 class NetworkConfig:
     name: str = "Réseau régional de coopération internationale"
     signature: str = "L'équipe du réseau"
+    # The signature of replies in English; empty: the French one.
+    signature_en: str = ""
     reply_from: str = "info@reseau.example"
     reply_name: str = "Information du réseau"
     staff_email: str = ""

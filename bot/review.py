@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .draft import Drafter, reply_subject
+from .draft import Drafter, reply_references, reply_subject
 from .errors import AlreadyDecided, NotFound, NotStaff, ReviewError
 from .knowledge import Entry
 from .store import insert, log_event, now, one
@@ -133,7 +133,7 @@ class Review:
         message = one(self.db, "SELECT external_id, refs FROM messages WHERE id = "
                                "(SELECT message_id FROM drafts WHERE id = ?)", [draft_id])
         assert request is not None and message is not None
-        refs = [*json.loads(message["refs"]), message["external_id"]]
+        refs = reply_references(json.loads(message["refs"]), message["external_id"])
         return insert(self.db, "outbox", {
             "draft_id": draft_id,
             "request_id": request_id,
@@ -141,7 +141,7 @@ class Review:
             "recipient": request["reply_to"] or request["requester"],
             "subject": reply_subject(request["subject"] or ""),
             "body": text,
-            "headers": json.dumps({"in_reply_to": message["external_id"], "references": refs[-20:]}),
+            "headers": json.dumps({"in_reply_to": message["external_id"], "references": refs}),
             "out_message_id": make_msgid(domain=self.domain),
             "state": "queued",
             "next_attempt_at": now(),

@@ -66,11 +66,65 @@ def test_an_ended_scheme_is_drafted_as_ended_with_its_successor() -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("Marie Durand", "Marie"), ("jean-luc", "Jean-luc"), ("ASSO LES PUITS", ""), ("Mairie de Vienne", ""),
-     ("", ""), ("marie@x.fr", ""), ("Association Solidarité Togo", "")],
+    [
+        # persons, however their client writes them
+        ("Marie Durand", "Marie"), ("marie durand", "Marie"), ("Awa", "Awa"), ("Awa 🌍", "Awa"),
+        ("DURAND Marie", "Marie"), ("LE GALL Yann", "Yann"), ("Durand, Marie", "Marie"),
+        ("Mme Marie Durand", "Marie"), ("Dr. Ousmane Diallo", "Ousmane"), ('"Léa Martin"', "Léa"),
+        ("Marie Durand - Asso Les Puits", "Marie"), ("Claire (Terre Solidaire)", "Claire"),
+        ("Marie de la Tour", "Marie"), ("Mohamed Ben Ali", "Mohamed"), ("Nguyễn Thị Lan", "Nguyễn"),
+        # compound first names and accents
+        ("Jean-Baptiste Sow", "Jean-Baptiste"), ("jean-luc", "Jean-Luc"), ("Marie-Hélène Roux", "Marie-Hélène"),
+        ("DE LA TOUR Marie-Claire", "Marie-Claire"), ("Élodie Bérard", "Élodie"), ("éloïse", "Éloïse"),
+        # organisations
+        ("Jardins partagés de Vienne", ""), ("Mairie de Vienne", ""), ("Association Solidarité Togo", ""),
+        ("Les Amis du Togo", ""), ("La Cimade", ""), ("Comité de jumelage", ""), ("Dupont & Fils", ""),
+        ("Collège Jean Moulin", ""),
+        # roles and shared mailboxes
+        ("Secrétariat", ""), ("Service communication", ""), ("Info Asso", ""), ("Contact", ""),
+        ("Équipe Projets", ""), ("Présidente ADT", ""),
+        # addresses, capitals, initials, surnames alone
+        ("contact@jardins-vienne.fr", ""), ("marie@x.fr", ""), ("www.asso.org", ""), ("ASSO LES PUITS", ""),
+        ("RESACOOP", ""), ("MARIE DURAND", ""), ("J. Dupont", ""), ("Mme Durand", ""), ("", ""),
+        ("Marie Durand 2024", ""),
+    ],
 )
 def test_first_name(name: str, expected: str) -> None:
     assert first_name(name) == expected
+
+
+def test_greeting_uses_only_a_person_s_first_name() -> None:
+    entry = ENTRIES["info-contact"]
+    assert DRAFTER.render(entry, sender_name="Jardins partagés de Vienne").startswith("Bonjour,\n")
+    assert DRAFTER.render(entry, sender_name="DURAND Marie-Hélène").startswith("Bonjour Marie-Hélène,\n")
+
+
+def test_english_reply_is_signed_in_english() -> None:
+    network = NetworkConfig(signature="L'équipe de RESACOOP", signature_en="The RESACOOP team")
+    drafter = Drafter(REPO_ROOT / "templates", network)
+    english = drafter.render(ENTRIES["vol-corps-europeen"], language="en")
+    assert english.rstrip().endswith("The RESACOOP team") and "L'équipe" not in english
+    french = drafter.render(ENTRIES["vol-corps-europeen"], language="fr")
+    assert french.rstrip().endswith("L'équipe de RESACOOP") and "RESACOOP team" not in french
+    # Without an English signature, the French one.
+    assert DRAFTER.render(ENTRIES["vol-corps-europeen"], language="en").rstrip().endswith("L'équipe de RESACOOP")
+
+
+@pytest.mark.parametrize(
+    ("language", "note"),
+    [("es", "Le respondemos en francés"), ("pt", "Respondemos em francês"), ("it", "Le rispondiamo in francese"),
+     ("de", "Wir antworten auf Französisch"), ("nl", "We answer in French"), ("../x", "We answer in French")],
+)
+def test_other_languages_get_the_french_draft_with_a_note_in_theirs(language: str, note: str) -> None:
+    # Even an entry with an English answer is drafted in French: the requester did not write in English.
+    text = DRAFTER.render(ENTRIES["vol-corps-europeen"], sender_name="Lucía Pérez", language=language)
+    assert text.startswith("Bonjour Lucía,\n\nMerci pour votre message.\n(" + note)
+    assert text.count("\n(") == 1 and "Hello" not in text
+
+
+def test_french_draft_has_no_language_note() -> None:
+    text = DRAFTER.render(ENTRIES["info-contact"], language="fr")
+    assert "(" not in text.split("\n\n")[1]
 
 
 @pytest.mark.parametrize(

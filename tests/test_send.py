@@ -79,7 +79,7 @@ async def test_reply_is_threaded_sent_once_and_filed(tmp_path: Path, dovecot: Do
     assert msg["Reply-To"] == "info@reseau.example"
     assert msg["From"] == "RESACOOP Information <info@reseau.example>"
     assert msg["Auto-Submitted"] is None  # a person approved it
-    assert "Agence des Micro-Projets" in msg.get_content()
+    assert "Agence des Micro-Projets" in msg.get_body(("plain",)).get_content()
     assert row["state"] == "sent" and row["filed"] == 1
     assert await sent_folder_ids(dovecot) == [row["out_message_id"]]
     request = core.db["requests"].get(row["request_id"])
@@ -209,7 +209,7 @@ async def test_header_injection_is_neutralised(tmp_path: Path, smtp: SmtpServer,
     assert await outbox_for(core).flush() == 1
     msg = smtp.received[0].message
     assert msg["Bcc"] is None and smtp.received[0].rcpt_tos == ["marie@asso.example"]
-    assert "\n" not in msg["Subject"] and msg.get_content_type() == "text/plain"
+    assert "\n" not in msg["Subject"] and msg.get_content_type() == "multipart/alternative"
 
 
 def test_cli_outbox_list_and_retry(tmp_path: Path, secrets: None) -> None:

@@ -99,7 +99,7 @@ async def test_email_question_edited_on_telegram_goes_out_by_smtp(tmp_path: Path
         botapi.press(STAFF_CHAT, BOB, new_message, f"g:{draft_id}:send", first_name="Bob")
         await wait_for(lambda: len(smtp.received) == 1)
     msg = smtp.received[0].message
-    assert msg.get_content().startswith("Bonjour Marie, appelez-nous")
+    assert msg.get_body(("plain",)).get_content().startswith("Bonjour Marie, appelez-nous")
     assert msg["In-Reply-To"] == "<tel@asso.example>"
 
 

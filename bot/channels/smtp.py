@@ -11,8 +11,11 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from ..config import NetworkConfig, SmtpConfig
+from ..draft import trim_references
 from ..errors import PermanentSendError, TransientSendError
+from ..matching.prepare import detect_language
 from ..outbox import OutboxItem
+from ..render import mail_html, plain_text
 from .mailparse import strip_controls
 
 
@@ -22,7 +25,8 @@ def clean_header(value: str, limit: int = 300) -> str:
 
 
 def build_reply(item: OutboxItem, network: NetworkConfig) -> EmailMessage:
-    """The reply as a MIME message: From/Reply-To from config, In-Reply-To and References set."""
+    """The reply as a MIME message: From/Reply-To from config, In-Reply-To and References set, the
+    Markdown body as multipart/alternative (readable text/plain, then text/html), both UTF-8."""
     msg = EmailMessage()
     msg["From"] = formataddr((clean_header(network.reply_name), network.reply_from))
     msg["Reply-To"] = network.reply_from
@@ -32,10 +36,12 @@ def build_reply(item: OutboxItem, network: NetworkConfig) -> EmailMessage:
     msg["Message-ID"] = item.out_message_id
     if item.in_reply_to:
         msg["In-Reply-To"] = clean_header(item.in_reply_to)
-    refs = [clean_header(r) for r in item.references if re.fullmatch(r"<[^<>\s]+>", r)]
+    refs = trim_references([clean_header(r) for r in item.references if re.fullmatch(r"<[^<>\s]+>", r)])
     if refs:
         msg["References"] = " ".join(refs)
-    msg.set_content(item.body, charset="utf-8")
+    msg.set_content(plain_text(item.body), charset="utf-8")
+    lang = "en" if detect_language(item.body) == "en" else "fr"
+    msg.add_alternative(mail_html(item.body, lang), subtype="html", charset="utf-8")
     return msg
 
 

@@ -27,6 +27,7 @@ from ..intake import Intake
 from ..message import Incoming
 from ..outbox import OutboxItem
 from ..privacy import forget
+from ..render import telegram_parts
 from ..waiting import sleep_or_stop
 
 log = logging.getLogger("guichet.telegram")
@@ -77,14 +78,16 @@ class TelegramTransport:
         bot = self._bot()
         chat_id = int(item.recipient)
         reply_to = int(item.in_reply_to.split(":")[1]) if ":" in item.in_reply_to else None
-        parts = split_text(item.body)
+        parts = telegram_parts(item.body)  # the draft is Markdown; Telegram gets its HTML, cut where valid
+        if not parts:
+            raise PermanentSendError("the answer renders to nothing")
         commit()
         try:
             first = await bot.send_message(  # type: ignore[attr-defined]
-                chat_id=chat_id, text=parts[0],
+                chat_id=chat_id, text=parts[0], parse_mode="HTML",
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None)
             for part in parts[1:]:
-                await bot.send_message(chat_id=chat_id, text=part)  # type: ignore[attr-defined]
+                await bot.send_message(chat_id=chat_id, text=part, parse_mode="HTML")  # type: ignore[attr-defined]
         except RetryAfter as exc:
             raise TransientSendError(f"Telegram rate limit: {exc}", retry_after=retry_after_s(exc)) from exc
         except (Forbidden, BadRequest, InvalidToken) as exc:

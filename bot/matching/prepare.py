@@ -72,6 +72,24 @@ _ENGLISH_HINTS = frozenset("the and is are you we our my with for what how can c
                            "thanks thank looking want which where when do does i am".split())
 _FRENCH_HINTS = frozenset("le la les des et est je nous vous pour avec une un du au aux bonjour merci "
                           "comment quand quel quelle notre votre sur dans".split())
+# Very common words of the other languages requesters write in, folded, chosen to be rare in French
+# (and in each other): "que", "de", "la", "en", "con" are shared, so they count for none, nor does
+# Italian "il" (a French word too).
+_OTHER_HINTS = {
+    "es": frozenset("el los las del y para por estoy tengo quiero queremos nuestra nuestro nuestros hola gracias "
+                    "usted ustedes muy esta este estamos hay tambien pero informacion asociacion ayuda proyecto "
+                    "proyectos puedo podemos saludos cordiales buenos dias necesito quisiera soy somos".split()),
+    "pt": frozenset("nao voce obrigado obrigada ola estou tenho gostaria gostariamos nossa nosso nossos muito com "
+                    "em do dos das uma um pelo pela sao isso tambem informacao informacoes associacao projeto "
+                    "projetos apoio posso podemos preciso atenciosamente bom oi tudo bem quero fazer voces ao "
+                    "aos somos".split()),
+    "it": frozenset("gli della delle dello degli nel nella nei sono siamo vorrei vorremmo grazie buongiorno "
+                    "salve ciao che per questo questa anche molto associazione progetto progetti informazioni "
+                    "di cordiali saluti posso possiamo".split()),
+    "de": frozenset("der die das und ist ich wir sie nicht mit fur ein eine einen wie guten tag hallo danke bitte "
+                    "unser unsere unseren mochten mochte konnen verein projekt auf auch haben sehr geehrte "
+                    "geehrter damen herren gruss grussen freundlichen".split()),
+}
 
 
 def fold(text: str) -> str:
@@ -82,11 +100,15 @@ def fold(text: str) -> str:
 
 
 def detect_language(text: str) -> str:
-    """'en' or 'fr', by counting very common words of each language."""
+    """The language a message is written in: 'fr' (the default), 'en', 'es', 'pt', 'it' or 'de', by
+    counting very common words of each; another language needs at least two of its words and more
+    than French has."""
     words = _WORD.findall(fold(text))
-    english = sum(w in _ENGLISH_HINTS for w in words)
+    counts = {"en": sum(w in _ENGLISH_HINTS for w in words)}
+    counts.update({language: sum(w in hints for w in words) for language, hints in _OTHER_HINTS.items()})
     french = sum(w in _FRENCH_HINTS for w in words)
-    return "en" if english >= 2 and english > french else "fr"
+    language, count = max(counts.items(), key=lambda item: item[1])
+    return language if count >= 2 and count > french else "fr"
 
 
 def _expand_upper(text: str) -> str:

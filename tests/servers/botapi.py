@@ -2,13 +2,17 @@
 
 It serves the methods Guichet uses, records every call, queues injected updates for
 getUpdates long polling, and can be told to fail a method (429 with retry_after, 5xx).
+Message texts are checked as Telegram checks them (``check_text``): malformed HTML, an empty or
+a too long text get the real API's 400 "Bad Request" answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +23,50 @@ from .dovecot import free_port
 
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Guichet", "username": "guichet_test_bot"}
+# The tags of Telegram's HTML parse mode (core.telegram.org/bots/api#html-style); anything else is refused.
+HTML_TAGS = frozenset("b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split())
+# A tag (its name, then attributes whose quoted values may hold ">"), a "<" that starts none, an entity.
+_MARKUP = re.compile(r"<(/?)([^\s<>/]*)(?:\s+(?:[^<>\"']|\"[^\"]*\"|'[^']*')*)?>|<"
+                     r"|&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+def check_text(text: str, parse_mode: str | None) -> str:
+    """The message's text as Telegram would show it, or ``ValueError`` with Telegram's description."""
+    if parse_mode and parse_mode.upper() == "HTML":
+        shown, open_tags = [], []
+        position = 0
+        for markup in _MARKUP.finditer(text):
+            shown.append(text[position:markup.start()])
+            position = markup.end()
+            at = len(text[:markup.start()].encode())
+            token = markup.group()
+            if token == "<":
+                raise ValueError(f"Bad Request: can't parse entities: Unclosed start tag at byte offset {at}")
+            if token.startswith("&"):
+                shown.append(html.unescape(token))
+            elif markup.group(1):
+                name = markup.group(2).lower()
+                if not open_tags:
+                    raise ValueError(f"Bad Request: can't parse entities: Unexpected end tag at byte offset {at}")
+                if open_tags[-1] != name:
+                    raise ValueError(f"Bad Request: can't parse entities: Unmatched end tag at byte offset {at}, "
+                                     f'expected "</{open_tags[-1]}>", found "</{name}>"')
+                open_tags.pop()
+            else:
+                name = markup.group(2).lower()
+                if name not in HTML_TAGS:
+                    raise ValueError(f'Bad Request: can\'t parse entities: Unsupported start tag "{name}" '
+                                     f"at byte offset {at}")
+                open_tags.append(name)
+        if open_tags:
+            raise ValueError(f"Bad Request: can't parse entities: Can't find end tag corresponding to start tag "
+                             f'"{open_tags[-1]}"')
+        text = "".join(shown) + text[position:]
+    if not text.strip():
+        raise ValueError("Bad Request: message text is empty")
+    if len(text.encode("utf-16-le")) // 2 > 4096:
+        raise ValueError("Bad Request: message is too long")
+    return text
 
 
 @dataclass
@@ -146,7 +194,11 @@ class BotApiServer:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        call.result = await handler(params)
+        try:
+            call.result = await handler(params)
+        except web.HTTPException as exc:
+            call.status = exc.status  # a refused call is not a sent one (see ``sent``)
+            raise
         return web.json_response({"ok": True, "result": call.result})
 
     async def _m_getMe(self, params: dict[str, Any]) -> Any:
@@ -175,7 +227,16 @@ class BotApiServer:
         return {"message_id": next(self._next_message), "date": int(time.time()), "from": BOT_USER,
                 "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}, **extra}
 
+    @staticmethod
+    def _checked(params: dict[str, Any]) -> None:
+        try:
+            check_text(str(params.get("text", "")), params.get("parse_mode"))
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description": str(exc)}),
+                                     content_type="application/json") from exc
+
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        self._checked(params)
         return self._message(params, text=str(params.get("text", "")))
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
@@ -185,6 +246,7 @@ class BotApiServer:
         return self._message(params, document={"file_id": "f", "file_unique_id": "u"})
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
+        self._checked(params)
         return {**self._message(params, text=str(params.get("text", ""))), "message_id": int(params["message_id"])}
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
