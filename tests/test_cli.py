@@ -84,6 +84,15 @@ def test_ask_prints_entry_and_draft() -> None:
     assert "--- draft ---" in result.output and "Agence des Micro-Projets" in result.output
 
 
+def test_ask_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GUICHET_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["ask", "Comment adhérer au réseau ?"])
+    assert result.exit_code == 0, result.output
+    assert "entry: acc-adhesion" in result.output
+    assert list(tmp_path.iterdir()) == []  # no guichet.db: ask stores nothing
+
+
 def test_config_error_names_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "guichet.toml"
     bad.write_text('[imap]\nhost = "x"\nusername = "u"\nport = "993"\n')

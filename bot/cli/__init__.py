@@ -14,6 +14,7 @@ import click
 from ..config import Config, load
 from ..errors import GuichetError
 from ..service import Core
+from ..store import open_db
 
 
 class Context:
@@ -30,6 +31,11 @@ class Context:
         if self._core is None:
             self._core = Core.build(self.config)
         return self._core
+
+    def core_in_memory(self) -> Core:
+        """A core on a throwaway in-memory database: for commands that try things and must write
+        nothing (``guichet ask`` works in a folder the user cannot write to)."""
+        return Core.build(self.config, open_db(":memory:"))
 
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -25,7 +25,7 @@ def ask(ctx: Context, text: str, subject: str) -> None:
     Example:
       guichet ask "Comment financer un micro-projet au Togo ?"
     """
-    core = ctx.core
+    core = ctx.core_in_memory()
     match = core.matcher.match(text, subject)
     if match.slug is None:
         click.echo(f"no match (best confidence {match.confidence:.2f}): staff would answer by hand")
