@@ -93,6 +93,17 @@ def test_ask_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert list(tmp_path.iterdir()) == []  # no guichet.db: ask stores nothing
 
 
+def test_run_with_no_channel_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GUICHET_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["run"])
+    assert result.exit_code == 2
+    assert "nothing to run: no mailbox ([imap]) and no Telegram bot ([telegram]) are configured" in result.output
+    example = result.output.split("cp ", 1)[1].split()[0]
+    assert Path(example).name == "guichet.example.toml" and Path(example).is_file()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_config_error_names_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "guichet.toml"
     bad.write_text('[imap]\nhost = "x"\nusername = "u"\nport = "993"\n')
