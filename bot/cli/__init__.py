@@ -62,6 +62,12 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
     It reads the info mailbox and the Telegram bot, matches each question
     against the knowledge base, drafts a reply and waits for a staff decision.
+
+    \b
+    Examples:
+      guichet ask "Comment adhérer au réseau ?"
+      guichet --config guichet.toml doctor
+      guichet --config guichet.toml run
     """
     ctx.obj = Context(config_path)
 

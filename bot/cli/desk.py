@@ -14,7 +14,13 @@ from . import Context, cli, pass_ctx
 
 @cli.group()
 def drafts() -> None:
-    """Review drafts from the terminal: list, show, approve, reject, ignore."""
+    """Review drafts from the terminal: list, show, approve, reject, ignore.
+
+    \b
+    Examples:
+      guichet drafts list
+      guichet drafts approve 12 --edit
+    """
 
 
 def _summary(d: DraftView) -> str:
@@ -121,7 +127,12 @@ def drafts_ignore(ctx: Context, draft_id: int) -> None:
 
 @cli.group()
 def outbox() -> None:
-    """Replies waiting to leave, and the ones staff must check (uncertain, failed)."""
+    """Replies waiting to leave, and the ones staff must check (uncertain, failed).
+
+    \b
+    Example:
+      guichet outbox list
+    """
 
 
 @outbox.command("list")
@@ -159,7 +170,12 @@ def outbox_retry(ctx: Context, item_id: int) -> None:
 
 @cli.group()
 def requests() -> None:
-    """Requests: record a hand-written answer, mark a support appointment."""
+    """Requests: record a hand-written answer, mark a support appointment.
+
+    \b
+    Example:
+      guichet requests answered 42 --entry acc-rendez-vous
+    """
 
 
 @requests.command("answered")

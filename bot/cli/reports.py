@@ -12,7 +12,13 @@ from . import Context, cli, pass_ctx
 
 @cli.group()
 def stats() -> None:
-    """Statistics: the month's export and the yearly count."""
+    """Statistics: the month's export and the yearly count.
+
+    \b
+    Examples:
+      guichet stats export --month 2026-10
+      guichet stats year 2026
+    """
 
 
 
