@@ -13,6 +13,8 @@ import aiosmtplib
 
 from . import knowledge
 from .config import Config, ImapConfig, SmtpConfig, TelegramConfig
+from .errors import ConfigError
+from .workhours import Office
 
 # getaddrinfo's answers for a name that does not exist ("Name or service not known", "No address
 # associated with hostname").
@@ -159,10 +161,19 @@ async def check_telegram(cfg: TelegramConfig) -> list[Check]:
         return [Check("telegram", False, f"Telegram refused: {exc.message}")]
 
 
+def _config_check(config: Config) -> Check:
+    # What loading cannot check on its own: values other parts parse later (the monthly report).
+    try:
+        Office.of(config.network)
+    except ConfigError as exc:
+        return Check("config", False, f"read {config.source}, but {exc}")
+    return Check("config", True, f"read {config.source}")
+
+
 async def run_checks(config: Config) -> list[Check]:
     """Every check that applies to this configuration, in a fixed order."""
     report = knowledge.check(config.knowledge.dir)
-    checks = [Check("config", True, f"read {config.source}"),
+    checks = [_config_check(config),
               Check("knowledge", not report.errors,
                     f"{len(report.entries)} entries" if not report.errors else "; ".join(report.errors[:3]))]
     jobs: list[tuple[str, Callable[[], Awaitable[Check | list[Check]]]]] = []

@@ -127,3 +127,12 @@ def test_no_dns_answer_is_named() -> None:
             "cannot look up the server name imap.example.org: no answer from DNS; "
             "is this machine connected to the network?")
     assert _name_problem("imap.example.org", "imap.host", ConnectionRefusedError()) is None
+
+
+def test_office_hours_are_checked(tmp_path: Path) -> None:
+    config = make_config(tmp_path, extra="")
+    path = Path(config.source)
+    path.write_text(path.read_text().replace("[network]", '[network]\noffice_hours = "9h-17h30"'))
+    code, output = doctor(config.source)
+    assert code == 1
+    assert "BAD config: read " in output and "network.office_hours: expected HH:MM-HH:MM, e.g. 09:00-17:30" in output
