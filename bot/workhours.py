@@ -51,8 +51,14 @@ class Office:
         """In French, for the files' notes: "du lundi au vendredi, de 9 h à 17 h 30, hors jours fériés"."""
         return f"du lundi au vendredi, de {_french_time(self.opens)} à {_french_time(self.closes)}, hors jours fériés"
 
+    _days: dict[dt.date, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+
     def working_day(self, day: dt.date) -> bool:
-        return day.weekday() < 5 and day not in self.public_holidays
+        # Remembered: a year's statistics ask about the same few hundred days tens of thousands of times.
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = day.weekday() < 5 and day not in self.public_holidays
+        return known
 
     def hours(self, start: dt.datetime, end: dt.datetime) -> float:
         """Working hours between two aware datetimes, counted in ``start``'s time zone."""
