@@ -64,9 +64,13 @@ service imap-login {{
     port = {port}
 {listener_ssl}
   }}
+  # Dovecot's default listener of the other kind (143 or 993) stays closed: only root may bind it.
+  inet_listener {unused} {{
+    port = 0
+  }}
 }}
 """
-PLAIN = {"ssl": "ssl = no", "listener": "imap", "listener_ssl": ""}
+PLAIN = {"ssl": "ssl = no", "listener": "imap", "listener_ssl": "", "unused": "imaps"}
 # As root, Dovecot's own processes run as the package's dovecot/dovenull users and the mail as
 # nobody (it refuses uid 0 for mail). As anyone else, every process runs as that user, and the
 # services that chroot by default (they need root for that) do not.
@@ -88,6 +92,11 @@ def _identity() -> dict[str, str]:
         return AS_ROOT
     user, group = pwd.getpwuid(os.geteuid()).pw_name, grp.getgrgid(os.getegid()).gr_name
     return {"identity": AS_USER.format(user=user, group=group), "login_chroot": "  chroot ="}
+
+
+def dovecot_binary() -> str | None:
+    """Debian puts dovecot in /usr/sbin, which is not on a normal user's PATH."""
+    return shutil.which("dovecot", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin"]))
 
 
 def free_port() -> int:
@@ -126,7 +135,7 @@ class Dovecot:
     host = "127.0.0.1"
 
     def start(self) -> Dovecot:
-        if shutil.which("dovecot") is None:
+        if dovecot_binary() is None:
             raise RuntimeError("dovecot is not installed: run scripts/test, which installs it")
         # Short path under /tmp: unix socket paths must stay under 108 bytes.
         self.base = Path(tempfile.mkdtemp(prefix="gdv", dir="/tmp"))
@@ -144,7 +153,7 @@ class Dovecot:
         tls = PLAIN
         if self.certificate is not None:
             tls = {"ssl": f"ssl = required\nssl_cert = <{self.certificate.cert}\nssl_key = <{self.certificate.key}",
-                   "listener": "imaps", "listener_ssl": "    ssl = yes"}
+                   "listener": "imaps", "listener_ssl": "    ssl = yes", "unused": "imap"}
         conf.write_text(CONF.format(base=self.base, port=self.port, **tls, **_identity()))
         try:
             self._launch()
@@ -156,7 +165,7 @@ class Dovecot:
     def _launch(self) -> None:
         """Start the dovecot process and wait for its greeting (a port that accepts is not enough)."""
         self._proc = subprocess.Popen(
-            ["dovecot", "-c", str(self.base / "dovecot.conf"), "-F"],
+            [dovecot_binary() or "dovecot", "-c", str(self.base / "dovecot.conf"), "-F"],
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
