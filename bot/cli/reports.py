@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -29,6 +30,13 @@ def _export(config: Config, summary: Summary, out_dir: str | None) -> None:
     titles = entry_titles(config.knowledge.dir)
     for path in export_period(summary, Path(out_dir or config.reports.out_dir), config.network.name, titles):
         click.echo(f"  {path}")
+
+
+def _log_span(years: tuple[int, int] | None) -> str:
+    if years is None:
+        return "le journal est vide"
+    first, last = years
+    return f"le journal ne contient que {first}" if first == last else f"le journal va de {first} à {last}"
 
 
 def _not_counted(summary: Summary) -> str:
@@ -86,10 +94,8 @@ def stats_year(ctx: Context, year: int, do_export: bool, out_dir: str | None) ->
     summary = year_summary(db, year, config.network.tz, office=Office.of(config.network))
     name = config.network.name
     if not summary.rows:
-        span = years_with_requests(db, config.network.tz)
-        known = f" (le journal va de {span[0]} à {span[1]})" if span and span[0] != span[1] else \
-            f" (le journal ne contient que {span[0]})" if span else " (le journal est vide)"
-        click.echo(f"{name} : aucune demande enregistrée en {year}{known}.")
+        logged = _log_span(years_with_requests(db, config.network.tz))
+        click.echo(f"{name} : aucune demande enregistrée en {year} ({logged}).")
         return
     click.echo(f"{name} : {summary.total} demande(s) d'information en {year} ({summary.span()})")
     click.echo(f"  accompagnements personnalisés : {summary.appointments}")
@@ -110,7 +116,7 @@ def stats_year(ctx: Context, year: int, do_export: bool, out_dir: str | None) ->
         click.echo("par mois :")
         per_month = summary.by_month()
         for number in summary.months:
-            click.echo(f"  {summary.month_label(number):<22} {sum(per_month.get(number, {}).values()):>6}")
+            click.echo(f"  {summary.month_label(number):<22} {per_month.get(number, Counter()).total():>6}")
         if NO_ENTRY in summary.by_category():
             click.echo(NO_ENTRY_NOTE)
     if do_export:
