@@ -11,16 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-
-import holidays
+from typing import TYPE_CHECKING
 
 from .config import NetworkConfig
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import holidays
 
 _HOURS = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
 
 
 def _french_holidays() -> holidays.HolidayBase:
+    import holidays  # imported when counting: every command loads this module, few count hours
+
     return holidays.country_holidays("FR")
 
 
