@@ -17,22 +17,19 @@ QUESTION = "Comment financer un micro-projet au Togo avec notre petite associati
 
 
 def source_copy(dest: Path) -> Path:
-    """The files git knows (committed or not, minus the ignored ones), links kept as links."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=REPO_ROOT, capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = REPO_ROOT / name
-        if not source.is_symlink() and not source.exists():
-            continue  # deleted in the work tree, not committed yet
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, dest / name, follow_symlinks=False)
+    """What the build reads, copied (the links of bot/_data/ kept as links): a build in the work
+    tree would leave build/ and egg-info behind."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("pyproject.toml", "README.md", "guichet.example.toml"):
+        shutil.copy2(REPO_ROOT / name, dest / name)
+    for folder in ("bot", "knowledge", "templates"):
+        shutil.copytree(REPO_ROOT / folder, dest / folder, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
-        pytest.skip("needs a git checkout to copy the sources from")
     root = tmp_path_factory.mktemp("build")
     source = source_copy(root / "src")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
@@ -48,7 +45,6 @@ def test_the_wheel_carries_the_shipped_files(wheel: Path) -> None:
                 for p in (REPO_ROOT / folder).rglob("*") if p.is_file() and not p.name.startswith(".")}
     assert expected and expected <= names, sorted(expected - names)
     assert "bot/_data/guichet.example.toml" in names
-    assert not any(n.startswith(("tests/", "bench/", "scripts/")) for n in names)
 
 
 @pytest.mark.slow
