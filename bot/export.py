@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import knowledge
+from .config import Config
 from .errors import GuichetError
 from .stats import CHANNELS, MONTH_NAMES, NO_ENTRY, NO_ENTRY_NOTE, OUTCOME_LABELS, Summary
 
@@ -30,7 +31,6 @@ COLOURS = {"financement": "#1f77b4", "volontariat": "#2ca02c", "formation": "#ff
            "accompagnement": "#9467bd", "information": "#8c564b", NO_ENTRY: "#7f7f7f"}
 CHANNEL_LABELS = {"email": "e-mail", "telegram": "Telegram"}
 LANGUAGE_LABELS = {"fr": "français", "en": "anglais"}
-FILES = ("demandes", "synthese", "synthese", "graphique")  # CSV per request, CSV and XLSX summary, PNG chart
 
 Cell = str | int | float | dt.datetime | None
 Table = list[list[Cell]]
@@ -41,10 +41,10 @@ def decimal(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}".replace(".", ",")
 
 
-def entry_titles(directory: str | Path) -> dict[str, str]:
+def entry_titles(config: Config) -> dict[str, str]:
     """Each entry's title by slug, for the files; empty (slugs shown) when the base cannot be read."""
     try:
-        return {e.slug: e.title for e in knowledge.load(directory)}
+        return {e.slug: e.title for e in knowledge.load(config.knowledge.dir)}
     except (GuichetError, OSError) as exc:
         log.warning("statistics show entry slugs, not titles: the knowledge base cannot be read: %s", exc)
         return {}
@@ -61,6 +61,11 @@ def _local(value: dt.datetime | None) -> dt.datetime | None:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def _figure(value: float | None) -> float | str:
+    # A summary table's cell: blank, not None, when there is no figure (no request answered yet).
+    return "" if value is None else round(value, 1)
 
 
 def request_table(summary: Summary, titles: Mapping[str, str]) -> Table:
@@ -104,8 +109,9 @@ def _period_name(summary: Summary) -> str:
     return f"{MONTH_NAMES[summary.month - 1]} {summary.year}{partial}"
 
 
-def summary_tables(summary: Summary, titles: Mapping[str, str]) -> dict[str, Table]:
-    """The summary, one table per sheet (and per block of the CSV)."""
+def summary_tables(summary: Summary, titles: Mapping[str, str] | None = None) -> dict[str, Table]:
+    """The summary, one table per sheet (and per block of the CSV); ``titles`` names the entries."""
+    titles = titles or {}
     totals: Table = [["indicateur", "valeur"]]
     totals.append([f"demandes en {_period_name(summary)}", summary.total])
     if summary.month is not None:
@@ -125,8 +131,8 @@ def summary_tables(summary: Summary, titles: Mapping[str, str]) -> dict[str, Tab
     by_outcome += [[label, outcomes[key]] for key, label in OUTCOME_LABELS.items()]
     times: Table = [["indicateur", "heures", "heures ouvrées"],
                     ["demandes répondues", len(summary.response_hours()), len(summary.working_hours())],
-                    ["délai médian", _round(summary.median_hours()), _round(summary.median_working_hours())],
-                    ["délai du 90e centile", _round(summary.p90_hours()), _round(summary.p90_working_hours())]]
+                    ["délai médian", _figure(summary.median_hours()), _figure(summary.median_working_hours())],
+                    ["délai du 90e centile", _figure(summary.p90_hours()), _figure(summary.p90_working_hours())]]
     notes: Table = [["terme", "définition"],
                     ["sans fiche", NO_ENTRY_NOTE.split(" : ", 1)[1]],
                     ["heures ouvrées", summary.office.describe()],
@@ -144,7 +150,8 @@ def summary_tables(summary: Summary, titles: Mapping[str, str]) -> dict[str, Tab
     }
 
 
-def _text(value: Cell) -> str:
+def cell_text(value: Cell) -> str:
+    """A cell as the CSV (and a web page) shows it: decimal comma, dates to the minute, blank for none."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -156,7 +163,8 @@ def _text(value: Cell) -> str:
 
 def write_csv(path: Path, rows: Sequence[Sequence[Cell]]) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        csv.writer(handle, delimiter=";", lineterminator="\r\n").writerows([[_text(v) for v in row] for row in rows])
+        csv.writer(handle, delimiter=";", lineterminator="\r\n").writerows([[cell_text(v) for v in row]
+                                                                             for row in rows])
 
 
 def write_summary_csv(path: Path, tables: dict[str, Table]) -> None:
@@ -195,7 +203,7 @@ def _widths(table: Table) -> list[float]:
     widths: list[float] = []
     for row in table:
         for index, value in enumerate(row):
-            length = 16 if isinstance(value, dt.datetime) else len(_text(value))
+            length = 16 if isinstance(value, dt.datetime) else len(cell_text(value))
             if index == len(widths):
                 widths.append(0)
             widths[index] = max(widths[index], length)
@@ -241,16 +249,21 @@ def chart(summary: Summary, network: str) -> Figure:
     return fig
 
 
+def file_names(period: str) -> list[str]:
+    """The files of a period, in the order ``export_period`` returns them: requests CSV, summary CSV,
+    summary XLSX, chart PNG (``demandes-2026-10.csv`` …)."""
+    return [f"demandes-{period}.csv", f"synthese-{period}.csv", f"synthese-{period}.xlsx", f"graphique-{period}.png"]
+
+
 def export_period(summary: Summary, out_dir: Path, network: str,
                   titles: Mapping[str, str] | None = None) -> list[Path]:
-    """Write demandes-*.csv, synthese-*.csv, synthese-*.xlsx and graphique-*.png; return their paths.
+    """Write the period's four files (``file_names``); return their paths.
 
     ``titles`` names the entries (slug → title; ``entry_titles``); without it the files show slugs.
     """
     titles = titles or {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    suffixes = (".csv", ".csv", ".xlsx", ".png")
-    paths = [out_dir / f"{name}-{summary.period}{suffix}" for name, suffix in zip(FILES, suffixes, strict=True)]
+    paths = [out_dir / name for name in file_names(summary.period)]
     tables = summary_tables(summary, titles)
     requests = request_table(summary, titles)
     write_csv(paths[0], requests)

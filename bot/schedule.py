@@ -108,7 +108,7 @@ class Scheduler:
             summary = month_summary(self.db, month.year, month.month, self.tz, office=Office.of(self.config.network),
                                     today=local.date())
             files = export_period(summary, Path(self.config.reports.out_dir), self.config.network.name,
-                                  entry_titles(self.config.knowledge.dir))
+                                  entry_titles(self.config))
             # Each way out is recorded apart: when the Telegram post fails, the retry must not
             # send the e-mail a second time (nor the reverse).
             if self.config.reports.email and self.send_mail and self.config.network.staff_email \

@@ -17,7 +17,7 @@ from bot.channels.mailparse import parse_mail
 from bot.cli import cli
 from bot.config import Config, NetworkConfig
 from bot.errors import ConfigError
-from bot.export import MONTHS, chart, entry_titles, export_period, summary_tables
+from bot.export import MONTHS, cell_text, chart, entry_titles, export_period, summary_tables
 from bot.message import Incoming
 from bot.service import Core
 from bot.stats import MONTH_NAMES, NO_ENTRY, OUTCOME_LABELS, Summary, month_summary, year_summary
@@ -168,7 +168,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 def test_export_files(history: Core, tmp_path: Path) -> None:
     s = month_summary(history.db, 2026, 10, PARIS, today=dt.date(2026, 12, 4))
-    titles = entry_titles(history.config.knowledge.dir)
+    titles = entry_titles(history.config)
     paths = export_period(s, tmp_path / "out", "RESACOOP", titles)
     assert [p.name for p in paths] == ["demandes-2026-10.csv", "synthese-2026-10.csv", "synthese-2026-10.xlsx",
                                        "graphique-2026-10.png"]
@@ -295,3 +295,15 @@ def test_stats_year_on_an_empty_log_says_so(tmp_path: Path) -> None:
     Desk(Core.build(config)).email(at(2025, 3, 3), "Comment adhérer au réseau ?")
     result = CliRunner().invoke(cli, ["--config", config.source, "stats", "year", "2026"])
     assert result.output == "RESACOOP : aucune demande enregistrée en 2026 (le journal ne contient que 2025).\n"
+
+
+def test_an_empty_month_has_blanks_not_none(history: Core) -> None:
+    s = month_summary(history.db, 2026, 6, PARIS, today=dt.date(2026, 12, 4))
+    tables = summary_tables(s)
+    assert tables["Délais de réponse"][2] == ["délai médian", "", ""]
+    assert ["demandes en juin 2026", 0] in tables["Totaux"]
+    assert all(cell is not None for table in tables.values() for row in table for cell in row)
+    ticks, _, _, _, heights = figure_text(s)
+    assert len(ticks) == 6 and heights[-1] == 0 and heights[0] == 1  # January's request is in the year so far
+    assert cell_text(None) == "" and cell_text(4.25) == "4,2" and cell_text(dt.datetime(2026, 1, 2, 3, 4)) == \
+        "2026-01-02 03:04"

@@ -27,7 +27,7 @@ def stats() -> None:
 def _export(config: Config, summary: Summary, out_dir: str | None) -> None:
     from ..export import entry_titles, export_period
 
-    titles = entry_titles(config.knowledge.dir)
+    titles = entry_titles(config)
     for path in export_period(summary, Path(out_dir or config.reports.out_dir), config.network.name, titles):
         click.echo(f"  {path}")
 
