@@ -10,6 +10,7 @@ environment when the section that needs them is present.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 import tomllib
 import types
@@ -23,7 +24,18 @@ from zoneinfo import ZoneInfo
 from .errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = REPO_ROOT / "guichet.example.toml"
+
+
+def shipped(name: str) -> Path:
+    """A file or folder shipped with Guichet (``knowledge``, ``templates``, ``guichet.example.toml``).
+
+    In an installed wheel it is package data under ``bot/_data/``; in a checkout ``bot/_data/``
+    holds links to the repository's top-level folders, so both read the same way.
+    """
+    return Path(str(importlib.resources.files("bot") / "_data" / name)).resolve()
+
+
+EXAMPLE_CONFIG = shipped("guichet.example.toml")
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,8 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    dir: str = str(REPO_ROOT / "knowledge")
-    templates: str = str(REPO_ROOT / "templates")
+    dir: str = str(shipped("knowledge"))
+    templates: str = str(shipped("templates"))
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiosmtplib
 
 from . import knowledge
 from .config import Config, ImapConfig, SmtpConfig, TelegramConfig
+from .errors import ConfigError
+from .workhours import Office
+
+# getaddrinfo's answers for a name that does not exist ("Name or service not known", "No address
+# associated with hostname").
+NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,34 @@ class Check:
     detail: str
 
 
-def _network_problem(host: str, port: int, exc: BaseException) -> str:
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and the ones it wraps (libraries re-raise a resolver error two or three deep)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _name_problem(host: str, key: str, exc: BaseException) -> str | None:
+    """Plain words when the server's name is the problem (a typo, or no DNS at all), else None."""
+    for cause in _causes(exc):
+        if isinstance(cause, UnicodeError):  # the IDNA codec refuses "imap..example.org"
+            return f"{host!r} is not a valid server name (an empty part between dots?): check {key}"
+        if isinstance(cause, socket.gaierror):
+            if cause.errno == socket.EAI_AGAIN:
+                return (f"cannot look up the server name {host}: no answer from DNS; "
+                        "is this machine connected to the network?")
+            if cause.errno in NO_SUCH_NAME:
+                return f"the server name {host} does not exist: check {key} for a typo"
+            return f"cannot look up the server name {host} ({cause.strerror}): check {key}"
+    return None
+
+
+def _network_problem(host: str, port: int, exc: BaseException, section: str) -> str:
+    if named := _name_problem(host, f"{section}.host", exc):
+        return named
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (f"TLS problem with {host}:{port}: the server's certificate is not trusted "
                 f"({exc.verify_message or exc.reason}); check the host name, or ask the host for a valid certificate")
@@ -52,8 +86,8 @@ async def check_imap(cfg: ImapConfig) -> Check:
         client = await asyncio.wait_for(connect(cfg, timeout=10), 15)
     except ImapError as exc:
         return Check("imap", False, str(exc))
-    except (OSError, TimeoutError) as exc:
-        return Check("imap", False, _network_problem(cfg.host, cfg.port, exc))
+    except (OSError, TimeoutError, UnicodeError) as exc:  # UnicodeError: a malformed host name
+        return Check("imap", False, _network_problem(cfg.host, cfg.port, exc, "imap"))
     try:
         selected = await client.select(_quote(cfg.mailbox))
         if selected.result != "OK":
@@ -86,11 +120,11 @@ async def check_smtp(cfg: SmtpConfig) -> Check:
                                         "STARTTLS; use ssl = true on port 465, or starttls = false on a trusted "
                                         "network only")
         cause = exc.__cause__ or exc
-        if isinstance(cause, OSError | TimeoutError):
-            return Check("smtp", False, _network_problem(cfg.host, cfg.port, cause))
+        if isinstance(cause, OSError | TimeoutError | UnicodeError):
+            return Check("smtp", False, _network_problem(cfg.host, cfg.port, cause, "smtp"))
         return Check("smtp", False, f"SMTP server refused: {exc}")
-    except (OSError, TimeoutError) as exc:
-        return Check("smtp", False, _network_problem(cfg.host, cfg.port, exc))
+    except (OSError, TimeoutError, UnicodeError) as exc:  # UnicodeError: a malformed host name
+        return Check("smtp", False, _network_problem(cfg.host, cfg.port, exc, "smtp"))
     finally:
         if client.is_connected:
             try:
@@ -121,15 +155,25 @@ async def check_telegram(cfg: TelegramConfig) -> list[Check]:
     except InvalidToken:
         return [Check("telegram", False, "bot token invalid: check GUICHET_TELEGRAM_TOKEN (from @BotFather)")]
     except NetworkError as exc:
-        return [Check("telegram", False, f"cannot reach the Bot API at {cfg.base_url}: {exc.message}")]
+        named = _name_problem(urlsplit(cfg.base_url).hostname or cfg.base_url, "telegram.base_url", exc)
+        return [Check("telegram", False, named or f"cannot reach the Bot API at {cfg.base_url}: {exc.message}")]
     except TelegramError as exc:
         return [Check("telegram", False, f"Telegram refused: {exc.message}")]
+
+
+def _config_check(config: Config) -> Check:
+    # What loading cannot check on its own: values other parts parse later (the monthly report).
+    try:
+        Office.of(config.network)
+    except ConfigError as exc:
+        return Check("config", False, f"read {config.source}, but {exc}")
+    return Check("config", True, f"read {config.source}")
 
 
 async def run_checks(config: Config) -> list[Check]:
     """Every check that applies to this configuration, in a fixed order."""
     report = knowledge.check(config.knowledge.dir, network=config.network)
-    checks = [Check("config", True, f"read {config.source}"),
+    checks = [_config_check(config),
               Check("knowledge", not report.errors,
                     f"{len(report.entries)} entries" if not report.errors else "; ".join(report.errors[:3]))]
     jobs: list[tuple[str, Callable[[], Awaitable[Check | list[Check]]]]] = []

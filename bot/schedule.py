@@ -19,12 +19,13 @@ from pathlib import Path
 import sqlite_utils
 
 from .config import Config
-from .export import export_period
+from .export import entry_titles, export_period
 from .health import Health
 from .privacy import purge_older_than
 from .stats import month_summary, next_month
 from .store import now, one
 from .waiting import sleep_or_stop
+from .workhours import Office
 
 log = logging.getLogger("guichet.schedule")
 
@@ -104,9 +105,10 @@ class Scheduler:
                 # Guichet was not collecting yet (a fresh install): nothing to report, nothing to send.
                 self._done(MONTHLY, f"{month:%Y-%m}", skipped="no request received yet")
                 continue
-            summary = month_summary(self.db, month.year, month.month, self.tz)
+            summary = month_summary(self.db, month.year, month.month, self.tz, office=Office.of(self.config.network),
+                                    today=local.date())
             files = export_period(summary, Path(self.config.reports.out_dir), self.config.network.name,
-                                  month.year, month.month)
+                                  entry_titles(self.config))
             # Each way out is recorded apart: when the Telegram post fails, the retry must not
             # send the e-mail a second time (nor the reverse).
             if self.config.reports.email and self.send_mail and self.config.network.staff_email \

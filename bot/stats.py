@@ -2,7 +2,7 @@
 
 A request counts once, whatever its follow-ups; machine messages and requests staff marked
 "ignored" are reported apart and not counted. Months are calendar months in the network's
-time zone.
+time zone. Response times are given in calendar hours and in working hours (``workhours``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from .workhours import Office
+
 NO_ENTRY = "sans fiche"
+NO_ENTRY_NOTE = ("« sans fiche » : aucune fiche de la base de connaissances ne correspondait à la demande ; "
+                 "l'équipe y a répondu elle-même (ou la réponse est en attente)")
 NOT_COUNTED = ("machine", "ignored")
 OUTCOME_LABELS = {
     "sent_as_drafted": "envoyée telle que rédigée",
@@ -26,6 +30,8 @@ OUTCOME_LABELS = {
     "machine": "message automatique",
 }
 CHANNELS = ("email", "telegram")
+MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+               "novembre", "décembre")
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class RequestRow:
     outcome: str
     language: str
     appointment: bool
+    # The response time in working hours (None while unanswered).
+    working_hours: float | None = None
 
     @property
     def counted(self) -> bool:
@@ -50,7 +58,10 @@ class RequestRow:
     def response_hours(self) -> float | None:
         if self.answered is None:
             return None
-        return max((self.answered - self.received).total_seconds() / 3600, 0.0)
+        # In UTC: two local times on either side of a clock change are an hour more or less apart
+        # than their wall-clock difference.
+        elapsed = self.answered.astimezone(dt.UTC) - self.received.astimezone(dt.UTC)
+        return max(elapsed.total_seconds() / 3600, 0.0)
 
 
 def _outcome(row: dict[str, object]) -> str:
@@ -72,8 +83,10 @@ def _local(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
     return parsed.astimezone(tz)
 
 
-def load_rows(db: sqlite_utils.Database, start: dt.date, end: dt.date, tz: ZoneInfo) -> list[RequestRow]:
+def load_rows(db: sqlite_utils.Database, start: dt.date, end: dt.date, tz: ZoneInfo,
+              office: Office | None = None) -> list[RequestRow]:
     """Requests received in [start, end) local time."""
+    office = office or Office()
     # received_at is stored in UTC: pad the range by a day and filter on local time.
     low = (dt.datetime.combine(start, dt.time(), tz) - dt.timedelta(days=1)).astimezone(dt.UTC).isoformat()
     high = (dt.datetime.combine(end, dt.time(), tz) + dt.timedelta(days=1)).astimezone(dt.UTC).isoformat()
@@ -85,10 +98,12 @@ def load_rows(db: sqlite_utils.Database, start: dt.date, end: dt.date, tz: ZoneI
         assert received is not None
         if not start <= received.date() < end:
             continue
+        answered = _local(row["answered_at"], tz)
         out.append(RequestRow(
-            id=row["id"], received=received, answered=_local(row["answered_at"], tz), channel=row["channel"],
+            id=row["id"], received=received, answered=answered, channel=row["channel"],
             category=row["category"] or NO_ENTRY, entry=row["slug"] or NO_ENTRY, outcome=_outcome(row),
-            language=row["language"] or "fr", appointment=bool(row["appointment"])))
+            language=row["language"] or "fr", appointment=bool(row["appointment"]),
+            working_hours=office.hours(received, answered) if answered else None))
     return out
 
 
@@ -111,11 +126,54 @@ def next_month(day: dt.date) -> dt.date:
 
 @dataclass
 class Summary:
-    """The figures for a period (a month or a year), and the year-to-date context."""
+    """The figures for a period (a month, or a year when ``month`` is None), with the year so far.
 
-    period: str
+    ``as_of`` is the last day the figures cover: the period's last day, or today while it runs
+    (the last month is then partial).
+    """
+
+    year: int
+    month: int | None
     rows: list[RequestRow]
-    year_rows: list[RequestRow] = field(default_factory=list)
+    year_rows: list[RequestRow]
+    as_of: dt.date
+    office: Office = field(default_factory=Office)
+
+    @property
+    def period(self) -> str:
+        """``2026-10`` for a month, ``2026`` for a year (file names, mail subjects)."""
+        return f"{self.year:04d}" if self.month is None else f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def months(self) -> list[int]:
+        """The months of the year the figures cover so far (January to the period's last)."""
+        last = self.month or 12
+        if self.as_of < dt.date(self.year, last, 1):
+            last = self.as_of.month if self.as_of.year == self.year else 0
+        return list(range(1, last + 1))
+
+    @property
+    def partial_day(self) -> int | None:
+        """The day the last month stops at when it is not over yet (4 on 4 December), else None."""
+        if not self.months:
+            return None
+        last = dt.date(self.year, self.months[-1], 1)
+        return self.as_of.day if self.as_of < next_month(last) - dt.timedelta(days=1) else None
+
+    def month_label(self, month: int) -> str:
+        """"octobre", or "décembre (jusqu'au 4)" for a month not over yet."""
+        partial = self.partial_day if self.months and month == self.months[-1] else None
+        return MONTH_NAMES[month - 1] + (f" (jusqu'au {partial})" if partial else "")
+
+    def span(self) -> str:
+        """What the year-to-date covers, in French: "janvier à octobre", "1er janvier au 4 décembre"."""
+        if not self.months:
+            return "aucun mois écoulé"
+        last = MONTH_NAMES[self.months[-1] - 1]
+        if self.partial_day:
+            day = "1er" if self.partial_day == 1 else str(self.partial_day)
+            return f"1er janvier au {day} {last}"
+        return last if len(self.months) == 1 else f"janvier à {last}"
 
     @property
     def counted(self) -> list[RequestRow]:
@@ -146,12 +204,22 @@ class Summary:
     def response_hours(self) -> list[float]:
         return sorted(h for r in self.counted if (h := r.response_hours) is not None)
 
+    def working_hours(self) -> list[float]:
+        return sorted(h for r in self.counted if (h := r.working_hours) is not None)
+
     def median_hours(self) -> float | None:
         values = self.response_hours()
         return statistics.median(values) if values else None
 
     def p90_hours(self) -> float | None:
         return percentile(self.response_hours(), 0.9)
+
+    def median_working_hours(self) -> float | None:
+        values = self.working_hours()
+        return statistics.median(values) if values else None
+
+    def p90_working_hours(self) -> float | None:
+        return percentile(self.working_hours(), 0.9)
 
     @property
     def appointments(self) -> int:
@@ -178,15 +246,36 @@ class Summary:
         return months
 
 
-def month_summary(db: sqlite_utils.Database, year: int, month: int, tz: ZoneInfo) -> Summary:
-    """The month's figures, with the year's rows up to the month's end for the year-to-date parts."""
+def _as_of(period_end: dt.date, tz: ZoneInfo, today: dt.date | None) -> dt.date:
+    today = today or dt.datetime.now(tz).date()
+    return min(period_end - dt.timedelta(days=1), today)
+
+
+def month_summary(db: sqlite_utils.Database, year: int, month: int, tz: ZoneInfo, *,
+                  office: Office | None = None, today: dt.date | None = None) -> Summary:
+    """The month's figures, with the year's rows up to the month's end for the year-to-date parts.
+
+    ``today`` (the network's local date, by default the real one) marks a month not over yet.
+    """
+    office = office or Office()
     start = dt.date(year, month, 1)
     end = next_month(start)
-    year_rows = load_rows(db, dt.date(year, 1, 1), end, tz)
+    year_rows = load_rows(db, dt.date(year, 1, 1), end, tz, office)
     rows = [r for r in year_rows if r.received.date() >= start]
-    return Summary(f"{year:04d}-{month:02d}", rows, year_rows)
+    return Summary(year, month, rows, year_rows, _as_of(end, tz, today), office)
 
 
-def year_summary(db: sqlite_utils.Database, year: int, tz: ZoneInfo) -> Summary:
-    rows = load_rows(db, dt.date(year, 1, 1), dt.date(year + 1, 1, 1), tz)
-    return Summary(f"{year:04d}", rows, rows)
+def year_summary(db: sqlite_utils.Database, year: int, tz: ZoneInfo, *, office: Office | None = None,
+                 today: dt.date | None = None) -> Summary:
+    """The year's figures (up to today while the year runs)."""
+    office = office or Office()
+    end = dt.date(year + 1, 1, 1)
+    rows = load_rows(db, dt.date(year, 1, 1), end, tz, office)
+    return Summary(year, None, rows, rows, _as_of(end, tz, today), office)
+
+
+def years_with_requests(db: sqlite_utils.Database, tz: ZoneInfo) -> tuple[int, int] | None:
+    """The first and last years (local time) any request was received, or None for an empty log."""
+    row = next(db.query("SELECT min(received_at) AS first, max(received_at) AS last FROM requests"))
+    first, last = _local(row["first"], tz), _local(row["last"], tz)
+    return (first.year, last.year) if first and last else None

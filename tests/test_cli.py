@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import warnings
 from pathlib import Path
 
 import click
@@ -25,6 +27,7 @@ def commands(group: click.Group, prefix: str = "") -> list[str]:
 
 
 ALL = commands(cli)
+GROUPS = ["", *(name for name, command in cli.commands.items() if isinstance(command, click.Group))]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -32,6 +35,45 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
     result = CliRunner().invoke(cli, [*name.split(), "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output, f"guichet {name} --help has no example"
+
+
+@pytest.mark.parametrize("name", GROUPS)
+def test_the_top_level_and_every_group_have_an_example(name: str) -> None:
+    result = CliRunner().invoke(cli, [*name.split(), "--help"])
+    assert result.exit_code == 0
+    example = result.output.split("Example", 1)[-1]
+    assert "Example" in result.output and f"guichet {name}".strip() in example, \
+        f"guichet {name} --help has no example".replace("  ", " ")
+
+
+def examples(name: str) -> list[list[str]]:
+    """The command lines in the examples of ``guichet NAME --help``, as argument lists."""
+    text = CliRunner().invoke(cli, [*name.split(), "--help"]).output.split("Example", 1)[1]
+    lines = [shlex.split(line.split("guichet ", 1)[1]) for line in text.splitlines() if "guichet " in line]
+    return lines
+
+
+def unparsed(ctx: click.Context) -> list[str]:
+    # Click 8 keeps a group's subcommand name apart (protected_args, deprecated); Click 9 will not.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [*getattr(ctx, "protected_args", []), *ctx.args]
+
+
+@pytest.mark.parametrize("name", GROUPS + ALL)
+def test_every_example_parses(name: str) -> None:
+    # Each example's options and arguments exist: an example cannot go stale silently.
+    for line in examples(name):
+        args = line[:line.index("<")] if "<" in line else line  # a shell redirection ends the arguments
+        command: click.Command = cli
+        try:
+            ctx = cli.make_context("guichet", list(args))
+            while isinstance(command, click.Group) and (rest := unparsed(ctx)):
+                _, sub, rest = command.resolve_command(ctx, rest)
+                assert sub is not None, args
+                command, ctx = sub, sub.make_context(sub.name, rest, parent=ctx)
+        except click.BadParameter as exc:  # an example's file (answer.txt) need not exist here
+            assert "No such file or directory" in exc.message or "does not exist" in exc.message, exc.message
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -82,6 +124,26 @@ def test_ask_prints_entry_and_draft() -> None:
     assert result.exit_code == 0, result.output
     assert "entry: fin-amp-microprojets" in result.output
     assert "--- draft ---" in result.output and "Agence des Micro-Projets" in result.output
+
+
+def test_ask_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GUICHET_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["ask", "Comment adhérer au réseau ?"])
+    assert result.exit_code == 0, result.output
+    assert "entry: acc-adhesion" in result.output
+    assert list(tmp_path.iterdir()) == []  # no guichet.db: ask stores nothing
+
+
+def test_run_with_no_channel_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GUICHET_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["run"])
+    assert result.exit_code == 2
+    assert "nothing to run: no mailbox ([imap]) and no Telegram bot ([telegram]) are configured" in result.output
+    example = result.output.split("cp ", 1)[1].split()[0]
+    assert Path(example).name == "guichet.example.toml" and Path(example).is_file()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_config_error_names_the_key(tmp_path: Path) -> None:

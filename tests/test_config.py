@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, NetworkConfig, load, parse
+from bot.config import EXAMPLE_CONFIG, REPO_ROOT, Config, NetworkConfig, load, parse, shipped
 from bot.errors import ConfigError
 
 ENV = {"GUICHET_IMAP_PASSWORD": "pw", "GUICHET_SMTP_PASSWORD": "pw2", "GUICHET_TELEGRAM_TOKEN": "1:x"}
@@ -66,3 +66,12 @@ def test_the_network_time_zone_falls_back_to_utc() -> None:
     assert NetworkConfig().tz.key == "Europe/Paris"
     assert NetworkConfig(timezone="Nowhere/Atlantis").tz.key == "UTC"
     assert NetworkConfig(timezone="").tz.key == "UTC"
+
+
+def test_defaults_point_at_the_shipped_files() -> None:
+    # In a checkout bot/_data/ links to the top-level folders; in a wheel it holds copies.
+    config = Config()
+    assert Path(config.knowledge.dir) == shipped("knowledge") and any(shipped("knowledge").rglob("*.md"))
+    assert (Path(config.knowledge.templates) / "reply.fr.txt.j2").is_file()
+    assert EXAMPLE_CONFIG == shipped("guichet.example.toml") and EXAMPLE_CONFIG.is_file()
+    assert shipped("knowledge") == (REPO_ROOT / "knowledge").resolve()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,43 @@ async def test_status_shows_what_the_service_did(tmp_path: Path, dovecot: Doveco
     assert "drafts pending: 2" in result.output and "imap: ok" in result.output
     data = json.loads(CliRunner().invoke(cli, ["--config", config.source, "status", "--json"], env=ENV).output)
     assert data["messages"] == 2 and data["pending_drafts"] == 2
+
+
+def test_plain_words_for_a_mistyped_host(tmp_path: Path) -> None:
+    # .invalid never resolves (RFC 2606); a doubled dot is not even a valid name.
+    config = make_config(tmp_path, extra='\n[imap]\nhost = "imap.exmaple.invalid"\nusername = "info"\n'
+                                         '\n[smtp]\nhost = "smtp..example.org"\n'
+                                         f"\n[telegram]\nstaff_chat_id = {STAFF_CHAT}\n"
+                                         'base_url = "http://api.exmaple.invalid/bot"\n')
+    code, output = doctor(config.source)
+    assert code == 1
+    assert "Errno" not in output and "unexpected error" not in output, output
+    assert ("BAD imap: the server name imap.exmaple.invalid does not exist: check imap.host for a typo" in output
+            or "BAD imap: cannot look up the server name imap.exmaple.invalid: no answer from DNS" in output), output
+    assert "BAD smtp: 'smtp..example.org' is not a valid server name (an empty part between dots?): check smtp.host" \
+        in output
+    assert "BAD telegram: " in output and "api.exmaple.invalid" in output and "telegram.base_url" in output
+
+
+def test_no_dns_answer_is_named() -> None:
+    from bot.doctor import _name_problem
+
+    try:
+        try:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        except OSError as inner:
+            raise ConnectionError("wrapped") from inner
+    except ConnectionError as outer:
+        assert _name_problem("imap.example.org", "imap.host", outer) == (
+            "cannot look up the server name imap.example.org: no answer from DNS; "
+            "is this machine connected to the network?")
+    assert _name_problem("imap.example.org", "imap.host", ConnectionRefusedError()) is None
+
+
+def test_office_hours_are_checked(tmp_path: Path) -> None:
+    config = make_config(tmp_path, extra="")
+    path = Path(config.source)
+    path.write_text(path.read_text().replace("[network]", '[network]\noffice_hours = "9h-17h30"'))
+    code, output = doctor(config.source)
+    assert code == 1
+    assert "BAD config: read " in output and "network.office_hours: expected HH:MM-HH:MM, e.g. 09:00-17:30" in output

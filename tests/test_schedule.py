@@ -59,7 +59,7 @@ async def test_monthly_report_once_and_catch_up(tmp_path: Path, smtp: SmtpServer
     assert report["Subject"] == "Guichet : statistiques 2026-10 (1 demandes)"
     assert report["Auto-Submitted"] == "auto-generated"
     names = sorted(part.get_filename() for part in report.iter_attachments())
-    assert names == ["chart-2026-10.png", "requests-2026-10.csv", "summary-2026-10.csv", "summary-2026-10.xlsx"]
+    assert names == ["demandes-2026-10.csv", "graphique-2026-10.png", "synthese-2026-10.csv", "synthese-2026-10.xlsx"]
     photos = botapi.sent("sendPhoto", chat_id=STAFF_CHAT)
     assert len(photos) == 1 and "2026-10" in photos[0].params["caption"]
 

@@ -348,14 +348,14 @@ async def test_statistics_page_and_downloads(core: Core) -> None:
     client, _ = await logged_in(core)
     page = await client.get("/statistiques")
     assert page.status_code == 200 and "Par catégorie et canal" in page.text and "depuis janvier" in page.text
-    period = re.search(r"requests-(\d{4}-\d{2})\.csv", page.text)
+    period = re.search(r"demandes-(\d{4}-\d{2})\.csv", page.text)
     assert period
-    csv = await client.get(f"/statistiques/fichiers/requests-{period.group(1)}.csv")
-    assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbfid;")
+    csv = await client.get(f"/statistiques/fichiers/demandes-{period.group(1)}.csv")
+    assert csv.status_code == 200 and csv.content.decode("utf-8-sig").startswith("n°;reçue le;")
     assert "attachment" in csv.headers["content-disposition"]
-    chart = await client.get(f"/statistiques/fichiers/chart-{period.group(1)}.png?voir=1")
+    chart = await client.get(f"/statistiques/fichiers/graphique-{period.group(1)}.png?voir=1")
     assert chart.content.startswith(b"\x89PNG") and "attachment" not in chart.headers.get("content-disposition", "")
-    for bad in ("../guichet.db", "requests-2026-13.csv", "other-2026-01.csv"):
+    for bad in ("../guichet.db", "demandes-2026-13.csv", "other-2026-01.csv"):
         assert (await client.get(f"/statistiques/fichiers/{bad}")).status_code == 404
 
 

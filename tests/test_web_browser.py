@@ -108,7 +108,7 @@ def test_mail_is_queued_live_edited_and_sent(tmp_path: Path, dovecot: Dovecot, s
         page.wait_for_selector("text=Réponse envoyée")
         until(lambda: smtp.received)
     sent = smtp.received[0].message
-    body = sent.get_content().replace("\r\n", "\n")
+    body = sent.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     assert body.startswith("Bonjour Marie,\n\nvoici notre réponse relue par l'équipe.")
     assert sent["In-Reply-To"] == "<togo@asso.example>"
 

@@ -43,7 +43,7 @@ def test_read_only_commands_need_no_secret_and_speak_french(tmp_path: Path) -> N
     env = {name: "" for name in ENV}
     listed = runner.invoke(cli, ["--config", str(path), "drafts", "list"], env=env)
     assert listed.exit_code == 0, listed.output
-    assert "Financer un micro-projet avec l'Agence des Micro-Projets (AMP)" in listed.output
+    assert "(Agence des Micro-Projets)" in listed.output
     assert "confiance forte" in listed.output and "1 brouillon(s) en attente" in listed.output
     created = core.review.get(taken.draft_id or 0).created_at
     local = dt.datetime.fromisoformat(created).astimezone(core.config.network.tz).strftime("%d/%m %H:%M")

@@ -15,6 +15,7 @@ import click
 from ..config import Config, load
 from ..errors import GuichetError
 from ..service import Core
+from ..store import open_db
 
 
 class Context:
@@ -49,6 +50,11 @@ class Context:
             self._core = Core.build(self.desk_config)
         return self._core
 
+    def core_in_memory(self) -> Core:
+        """A core on a throwaway in-memory database: for commands that try things and must write
+        nothing (``guichet ask`` works in a folder the user cannot write to)."""
+        return Core.build(self.config, open_db(":memory:"))
+
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -74,6 +80,12 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
     It reads the info mailbox and the Telegram bot, matches each question
     against the knowledge base, drafts a reply and waits for a staff decision.
+
+    \b
+    Examples:
+      guichet ask "Comment adhérer au réseau ?"
+      guichet --config guichet.toml doctor
+      guichet --config guichet.toml run
     """
     ctx.obj = Context(config_path)
 

@@ -45,7 +45,13 @@ def entry_label(core: Core, slug: str | None) -> str:
 
 @cli.group()
 def drafts() -> None:
-    """Review drafts from the terminal: list, show, approve, pick, reject, ignore."""
+    """Review drafts from the terminal: list, show, approve, pick, reject, ignore.
+
+    \b
+    Examples:
+      guichet drafts list
+      guichet drafts approve 12 --edit
+    """
 
 
 def _summary(core: Core, d: DraftView) -> str:
@@ -201,7 +207,12 @@ def drafts_ignore(ctx: Context, draft_id: int) -> None:
 
 @cli.group()
 def outbox() -> None:
-    """Replies waiting to leave, and the ones staff must check (uncertain, failed)."""
+    """Replies waiting to leave, and the ones staff must check (uncertain, failed).
+
+    \b
+    Example:
+      guichet outbox list
+    """
 
 
 @outbox.command("list")
@@ -242,7 +253,12 @@ def outbox_retry(ctx: Context, item_id: int) -> None:
 
 @cli.group()
 def requests() -> None:
-    """Requests: record a hand-written answer, mark a support appointment."""
+    """Requests: record a hand-written answer, mark a support appointment.
+
+    \b
+    Example:
+      guichet requests answered 42 --entry acc-rendez-vous
+    """
 
 
 @requests.command("answered")

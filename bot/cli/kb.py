@@ -14,7 +14,12 @@ from . import Context, cli, pass_ctx
 
 @cli.group()
 def kb() -> None:
-    """The knowledge base: check the entry files."""
+    """The knowledge base: check the entry files.
+
+    \b
+    Example:
+      guichet kb check
+    """
 
 
 @kb.command("check")

@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from ..config import EXAMPLE_CONFIG, Config
 from ..service import Service
 from ..store import open_db
 from . import Context, cli, pass_ctx
@@ -28,7 +29,7 @@ def ask(ctx: Context, text: str, subject: str, network: str | None) -> None:
       guichet ask --network pays-de-la-loire "C'est quoi TOTEM ?"
     """
     ctx.network = network
-    core = ctx.core
+    core = ctx.core_in_memory()
     match = core.matcher.match(text, subject)
     if match.slug is None:
         click.echo(f"no match (best confidence {match.confidence:.2f}): staff would answer by hand")
@@ -55,6 +56,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def nothing_to_run(config: Config) -> str | None:
+    """Why ``guichet run`` would sit idle (no mailbox, no bot, no web desk), in plain words; None if
+    something is configured."""
+    if config.imap or config.telegram or config.web:
+        return None
+    return (f"error: nothing to run: no mailbox ([imap]) and no Telegram bot ([telegram]) are configured "
+            f"({config.source}).\n"
+            f"Start from the example configuration, which documents every key:\n"
+            f"  cp {EXAMPLE_CONFIG} guichet.toml\n"
+            "then set the passwords in the environment and check with: guichet doctor")
+
+
 @cli.command()
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -70,6 +83,9 @@ def run(ctx: Context, verbose: bool, log_format: str) -> None:
     Example:
       GUICHET_IMAP_PASSWORD=… GUICHET_SMTP_PASSWORD=… guichet --config guichet.toml run --log-format json
     """
+    if problem := nothing_to_run(ctx.config):
+        click.echo(problem, err=True)
+        sys.exit(2)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

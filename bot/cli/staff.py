@@ -16,7 +16,13 @@ from . import Context, cli, pass_ctx
 
 @cli.group()
 def staff() -> None:
-    """Web desk accounts: add, list, disable, set a password."""
+    """Web desk accounts: add, list, disable, set a password.
+
+    \b
+    Examples:
+      guichet staff add "Alice Martin" alice@reseau.example
+      guichet staff list
+    """
 
 
 def _link(config: Config, token: str) -> str:

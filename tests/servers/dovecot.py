@@ -3,12 +3,14 @@
 Runs Debian's ``dovecot`` binary with its own configuration in a temporary
 directory, passwd-file users and Maildir storage. See shared notes
 ``real-servers.md`` for why each setting is there (root, nobody:nogroup, short
-base_dir).
+base_dir). Run by anyone else, every Dovecot process runs as that user.
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -31,8 +33,7 @@ listen = 127.0.0.1
 {ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-mail_uid = nobody
-mail_gid = nogroup
+{identity}
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 mail_fsync = never
@@ -57,14 +58,45 @@ namespace inbox {{
   }}
 }}
 service imap-login {{
+{login_chroot}
   inet_listener {listener} {{
     address = 127.0.0.1
     port = {port}
 {listener_ssl}
   }}
+  # Dovecot's default listener of the other kind (143 or 993) stays closed: only root may bind it.
+  inet_listener {unused} {{
+    port = 0
+  }}
 }}
 """
-PLAIN = {"ssl": "ssl = no", "listener": "imap", "listener_ssl": ""}
+PLAIN = {"ssl": "ssl = no", "listener": "imap", "listener_ssl": "", "unused": "imaps"}
+# As root, Dovecot's own processes run as the package's dovecot/dovenull users and the mail as
+# nobody (it refuses uid 0 for mail). As anyone else, every process runs as that user, and the
+# services that chroot by default (they need root for that) do not.
+AS_ROOT = {"identity": "mail_uid = nobody\nmail_gid = nogroup", "login_chroot": ""}
+AS_USER = """\
+default_internal_user = {user}
+default_internal_group = {group}
+default_login_user = {user}
+mail_uid = {user}
+mail_gid = {group}
+service anvil {{
+  chroot =
+}}"""
+
+
+def _identity() -> dict[str, str]:
+    """The settings that say which system users Dovecot's processes and the mail run as."""
+    if os.geteuid() == 0:
+        return AS_ROOT
+    user, group = pwd.getpwuid(os.geteuid()).pw_name, grp.getgrgid(os.getegid()).gr_name
+    return {"identity": AS_USER.format(user=user, group=group), "login_chroot": "  chroot ="}
+
+
+def dovecot_binary() -> str | None:
+    """Debian puts dovecot in /usr/sbin, which is not on a normal user's PATH."""
+    return shutil.which("dovecot", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin"]))
 
 
 def free_port() -> int:
@@ -103,7 +135,7 @@ class Dovecot:
     host = "127.0.0.1"
 
     def start(self) -> Dovecot:
-        if shutil.which("dovecot") is None:
+        if dovecot_binary() is None:
             raise RuntimeError("dovecot is not installed: run scripts/test, which installs it")
         # Short path under /tmp: unix socket paths must stay under 108 bytes.
         self.base = Path(tempfile.mkdtemp(prefix="gdv", dir="/tmp"))
@@ -114,14 +146,15 @@ class Dovecot:
             for user, password in self.users.items()
         ]
         (self.base / "users").write_text("\n".join(lines) + "\n")
-        shutil.chown(self.base / "mail", "nobody", "nogroup")
+        if os.geteuid() == 0:
+            shutil.chown(self.base / "mail", "nobody", "nogroup")
         self.port = self.port or free_port()
         conf = self.base / "dovecot.conf"
         tls = PLAIN
         if self.certificate is not None:
             tls = {"ssl": f"ssl = required\nssl_cert = <{self.certificate.cert}\nssl_key = <{self.certificate.key}",
-                   "listener": "imaps", "listener_ssl": "    ssl = yes"}
-        conf.write_text(CONF.format(base=self.base, port=self.port, **tls))
+                   "listener": "imaps", "listener_ssl": "    ssl = yes", "unused": "imap"}
+        conf.write_text(CONF.format(base=self.base, port=self.port, **tls, **_identity()))
         try:
             self._launch()
         except RuntimeError:
@@ -132,7 +165,7 @@ class Dovecot:
     def _launch(self) -> None:
         """Start the dovecot process and wait for its greeting (a port that accepts is not enough)."""
         self._proc = subprocess.Popen(
-            ["dovecot", "-c", str(self.base / "dovecot.conf"), "-F"],
+            [dovecot_binary() or "dovecot", "-c", str(self.base / "dovecot.conf"), "-F"],
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -12,12 +12,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from ....export import MONTHS, export_period, summary_tables
+from ....export import MONTHS, export_period, file_names, summary_tables
 from ....stats import month_summary
+from ....workhours import Office
 from .. import auth
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_FILE = re.compile(r"^(requests|summary|chart)-(\d{4})-(\d{2})\.(csv|xlsx|png)$")
+_FILE = re.compile(r"^(demandes|synthese|graphique)-(\d{4})-(\d{2})\.(csv|xlsx|png)$")
 KINDS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "png": "image/png"}
 
@@ -31,10 +32,15 @@ async def _files(request: Request, year: int, month: int) -> list[Path]:
     """The month's four files, written now (the figures change while the month runs)."""
     desk = auth.desk_of(request)
     config = desk.core.config
-    summary = month_summary(desk.core.db, year, month, config.network.tz)  # the database: in the loop
+    summary = month_summary(desk.core.db, year, month, config.network.tz,  # the database: in the loop
+                            office=Office.of(config.network))
     folder = Path(config.reports.out_dir) / "web"
     # matplotlib and openpyxl take a second: in a thread, the desk stays responsive meanwhile.
-    return await asyncio.to_thread(export_period, summary, folder, config.network.name, year, month)
+    return await asyncio.to_thread(export_period, summary, folder, config.network.name, _titles(request))
+
+
+def _titles(request: Request) -> dict[str, str]:
+    return {e.slug: e.title for e in auth.desk_of(request).core.entries}
 
 
 @auth.staff_only
@@ -42,14 +48,14 @@ async def stats_page(request: Request, session: auth.Session) -> Response:
     desk = auth.desk_of(request)
     today = dt.datetime.now(desk.tz).date()
     year, month = _month(request.query_params.get("mois"), today)
-    summary = month_summary(desk.core.db, year, month, desk.tz)
+    summary = month_summary(desk.core.db, year, month, desk.tz, office=Office.of(desk.core.config.network))
     months = [f"{y:04d}-{m:02d}" for y in (today.year, today.year - 1) for m in range(12, 0, -1)
               if (y, m) <= (today.year, today.month)]
     return desk.render(request, session, "stats.html", {
-        "nav": "statistiques", "summary": summary, "tables": summary_tables(summary), "period": summary.period,
+        "nav": "statistiques", "summary": summary, "tables": summary_tables(summary, _titles(request)),
+        "period": summary.period,
         "label": f"{MONTHS[month - 1]} {year}", "months": months, "median": summary.median_hours(),
-        "files": [f"requests-{summary.period}.csv", f"summary-{summary.period}.csv",
-                  f"summary-{summary.period}.xlsx", f"chart-{summary.period}.png"]})
+        "files": file_names(summary.period)})
 
 
 @auth.staff_only
