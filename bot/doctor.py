@@ -12,6 +12,7 @@ import aiosmtplib
 
 from . import knowledge
 from .config import Config, ImapConfig, SmtpConfig, TelegramConfig
+from .matching.embed import describe as describe_embedder
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ async def run_checks(config: Config) -> list[Check]:
     checks = [Check("config", True, f"read {config.source}"),
               Check("knowledge", not report.errors,
                     f"{len(report.entries)} entries" if not report.errors else "; ".join(report.errors[:3]))]
+    checks.append(Check("matcher", *describe_embedder(config.matcher.embedder)))
     jobs: list[tuple[str, Callable[[], Awaitable[Check | list[Check]]]]] = []
     if config.imap:
         jobs.append(("imap", lambda: check_imap(config.imap)))  # type: ignore[arg-type]

@@ -18,9 +18,11 @@ from .channels.telegram import TelegramChannel, TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
+from .health import Health
 from .intake import Intake, Taken
 from .knowledge import Entry
-from .matching import Matcher
+from .matching import Matcher, cache_dir
+from .matching.learning import Learning
 from .outbox import Outbox, Transport
 from .review import Review
 from .schedule import Scheduler
@@ -46,12 +48,15 @@ class Core:
     intake: Intake
     review: Review
     staff_ids: set[str] = field(default_factory=set)
+    learning: Learning | None = None
 
     @classmethod
     def build(cls, config: Config, db: sqlite_utils.Database | None = None) -> Core:
         db = db or open_db(config.storage.database)
         entries = knowledge.load(config.knowledge.dir)
-        matcher = Matcher.from_directory(entries, config.knowledge.dir, config.matcher.threshold)
+        matcher = Matcher.from_directory(entries, config.knowledge.dir, config.matcher.threshold,
+                                         embedder=config.matcher.embedder,
+                                         cache_dir=cache_dir(config.matcher.cache_dir, config.storage.database))
         drafter = Drafter(config.knowledge.templates, config.network)
         staff = {f"telegram:{i}" for i in (config.telegram.staff_ids if config.telegram else ())}
 
@@ -61,7 +66,11 @@ class Core:
             return actor.startswith("terminal:") or ":".join(actor.split(":", 2)[:2]) in staff
 
         review = Review(db, entries, drafter, is_staff, config.network.message_id_domain)
-        return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff)
+        learning = Learning(db, matcher)
+        learning.load()
+        review.on_label = learning.record
+        return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff,
+                   learning)
 
     def take_mail(self, raw: bytes) -> Taken:
         """Parse and take one raw e-mail."""
@@ -92,6 +101,10 @@ class Service:
             transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None)
             core.intake.on_draft = lambda draft_id: desk.wake()
         self.outbox = Outbox(core.db, transports)
+        if core.matcher.semantic_problem:  # `guichet status` says the matcher runs on words alone, and why
+            Health(core.db, "matcher").error(f"{core.matcher.semantic_problem}; lexical matcher only")
+        else:
+            Health(core.db, "matcher").ok()
         core.review.on_change = lambda draft_id: self.outbox.wake()
         smtp = cfg.smtp
         self.scheduler = Scheduler(
@@ -109,6 +122,8 @@ class Service:
                 pass
         tasks = [asyncio.create_task(self.outbox.run(self.stop), name="outbox"),
                  asyncio.create_task(self.scheduler.run(self.stop), name="schedule")]
+        if self.core.learning is not None:
+            tasks.append(asyncio.create_task(self.core.learning.run(self.stop), name="learning"))
         if self.reader is not None:
             tasks.append(asyncio.create_task(self.reader.run(self.stop), name="imap"))
         else:

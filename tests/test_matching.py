@@ -91,7 +91,7 @@ def test_abstains_when_nothing_fits(matcher: Matcher, text: str) -> None:
 
 
 def test_candidates_are_ranked_and_bounded(matcher: Matcher) -> None:
-    result = matcher.match("Comment partir en volontariat à l'étranger ?")
+    result = matcher.match("Comment partir en service civique à l'étranger ?")
     confidences = [c.confidence for c in result.candidates]
     assert len(result.candidates) == 5
     assert all(0 <= c <= 1 for c in confidences)
