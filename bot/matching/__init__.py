@@ -178,6 +178,11 @@ class Matcher:
         return self.embedder is not None
 
     @property
+    def embedded(self) -> int:
+        """How many knowledge texts this matcher had to embed (the others came from a cache)."""
+        return self._cache.embedded if self._cache is not None else 0
+
+    @property
     def entries(self) -> tuple[Entry, ...]:
         return self._state.entries
 
