@@ -30,7 +30,7 @@ from bot.matching.learning import learned_text
 
 Sample = tuple[Evidence, int | None]  # the evidence and the row of the right key (None: out of scope)
 LEARNED_WORDS = confidence.FEATURES.index("learned_words")
-NEAR, NEAR_WEIGHT = confidence.FEATURES.index("learned_near"), 10.0
+NEAR, NEAR_WEIGHT = confidence.FEATURES.index("learned_near"), 15.0
 SEEDS = (1, 2, 3)
 
 

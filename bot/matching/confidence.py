@@ -36,7 +36,7 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (3.60, -2.74, 0.70, -2.45, 8.44, 0.61, 0.89, 10.00, 6.00, -0.28, 1.07),
+    "semantic": (3.60, -2.74, 0.70, -2.45, 8.44, 0.61, 0.89, 15.00, 6.00, -0.28, 1.07),
     "lexical": (8.78, 3.60, 1.34, -5.80, 9.26, 0.00, 0.00, 0.00, 6.00, 0.40, 0.26),
 }
 
