@@ -36,8 +36,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (3.60, -2.74, 0.70, -2.45, 8.44, 0.61, 0.89, 15.00, 6.00, -0.28, 1.07),
-    "lexical": (8.78, 3.60, 1.34, -5.80, 9.26, 0.00, 0.00, 0.00, 6.00, 0.40, 0.26),
+    "semantic": (4.92, -3.11, 0.31, -2.91, 9.07, 0.49, 0.89, 15.00, 6.00, -0.20, 1.03),
+    "lexical": (9.54, 2.90, 0.79, -6.04, 10.44, 0.00, 0.00, 0.00, 6.00, 0.41, 0.27),
 }
 
 
