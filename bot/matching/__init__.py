@@ -121,10 +121,12 @@ def load_synonyms(directory: str | Path) -> Synonyms:
     return Synonyms(read_synonyms(directory))
 
 
-def _semantic_texts(entry: Entry | None, family: OutOfScope | None) -> list[str]:
-    if entry is not None:
-        return [entry.title, *entry.questions, *([", ".join(entry.keywords)] if entry.keywords else [])]
-    assert family is not None
+def _entry_texts(entry: Entry) -> list[str]:
+    """What the semantic layer reads of an entry: its title, example questions and keywords."""
+    return [entry.title, *entry.questions, *([", ".join(entry.keywords)] if entry.keywords else [])]
+
+
+def _family_texts(family: OutOfScope) -> list[str]:
     return [*family.questions, *([", ".join(family.keywords)] if family.keywords else [])]
 
 
@@ -183,17 +185,17 @@ class Matcher:
     def learned(self) -> tuple[Learned, ...]:
         return self._state.learned
 
-    # -- building ------------------------------------------------------------------------------
 
-    def _build(self, entries: tuple[Entry, ...], families: tuple[OutOfScope, ...], learned: tuple[Learned, ...],
-               semantic: Semantic | None = None) -> _State:
+    def _build(self, entries: tuple[Entry, ...], families: tuple[OutOfScope, ...],
+               learned: tuple[Learned, ...]) -> _State:
         keys = (*(e.slug for e in entries), *(f"{OUT_OF_SCOPE}{f.id}" for f in families), LEARNED_OUT_OF_SCOPE)
         docs = [self._document(e.slug, e.title, e.questions, e.keywords, e.answer) for e in entries]
         docs += [self._document(f"{OUT_OF_SCOPE}{f.id}", "", f.questions, f.keywords, "") for f in families]
         docs.append(self._document(LEARNED_OUT_OF_SCOPE, "", (), (), ""))
         index = Index(docs)
-        if self._cache is not None and semantic is None:
-            texts = [_semantic_texts(e, None) for e in entries] + [_semantic_texts(None, f) for f in families] + [[]]
+        semantic = None
+        if self._cache is not None:
+            texts = [*map(_entry_texts, entries), *map(_family_texts, families), []]
             semantic = build_semantic(keys, texts, self._cache, self._cache_dir, self._shipped)
         state = _State(entries, families, keys, index, semantic, (), {},
                        np.array([k.startswith(OUT_OF_SCOPE) for k in keys]))
@@ -243,7 +245,6 @@ class Matcher:
         if self._cache is not None:
             self._cache.save()
 
-    # -- updates (any thread; each swaps in a new state) -----------------------------------------
 
     def vector(self, text: str) -> Vectors | None:
         """The vector the semantic layer gives a message's text (None without an embedder)."""
@@ -281,7 +282,6 @@ class Matcher:
             self._state = self._build(entries, state.families, state.learned)
         self.save()
 
-    # -- matching ------------------------------------------------------------------------------
 
     def _vectors(self, texts: list[str]) -> Vectors:
         """Vectors of messages, the recent ones remembered (learning a message matched just before
