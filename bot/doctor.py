@@ -14,6 +14,7 @@ import aiosmtplib
 from . import knowledge
 from .config import Config, ImapConfig, SmtpConfig, TelegramConfig
 from .errors import ConfigError
+from .matching.embed import describe as describe_embedder
 from .workhours import Office
 
 # getaddrinfo's answers for a name that does not exist ("Name or service not known", "No address
@@ -176,6 +177,7 @@ async def run_checks(config: Config) -> list[Check]:
     checks = [_config_check(config),
               Check("knowledge", not report.errors,
                     f"{len(report.entries)} entries" if not report.errors else "; ".join(report.errors[:3]))]
+    checks.append(Check("matcher", *describe_embedder(config.matcher.embedder)))
     jobs: list[tuple[str, Callable[[], Awaitable[Check | list[Check]]]]] = []
     if config.imap:
         jobs.append(("imap", lambda: check_imap(config.imap)))  # type: ignore[arg-type]

@@ -61,3 +61,7 @@ class TransientSendError(GuichetError):
 
 class PermanentSendError(GuichetError):
     """Sending failed for good (address refused, chat not found): staff must look."""
+
+
+class EmbedderUnavailable(GuichetError):
+    """The configured sentence embedder cannot run here; the matcher falls back to lexical evidence."""

@@ -195,6 +195,31 @@ def m006_message_sources(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages DROP COLUMN raw")
 
 
+def m013_learned_examples(db: sqlite_utils.Database) -> None:
+    """Messages labelled by staff decisions, which the matcher learns from (personal data: erased
+    with their request by the retention purge and by /oubli)."""
+    db.executescript(
+        """
+        CREATE TABLE learned_examples (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER REFERENCES requests(id),
+            message_id INTEGER REFERENCES messages(id),
+            slug TEXT,                 -- the entry staff answered with; NULL: not for the base
+            decision TEXT NOT NULL,    -- confirmed, corrected or ignored
+            text TEXT NOT NULL,        -- what the matcher read: subject and new text
+            channel TEXT,
+            actor TEXT,
+            vector BLOB,               -- the text's embedding, float16 (erased with the row)
+            model TEXT,                -- the embedder that made it
+            created_at TEXT NOT NULL
+        );
+        -- One label per message: the latest decision replaces the earlier one.
+        CREATE UNIQUE INDEX learned_examples_message ON learned_examples(message_id);
+        CREATE INDEX learned_examples_request ON learned_examples(request_id);
+        """
+    )
+
+
 def m016_staff_accounts(db: sqlite_utils.Database) -> None:
     """Staff accounts for the web desk, their one-time links, browser sessions and failed logins."""
     db.executescript(
@@ -312,6 +337,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_health", m004_health),
     ("005_staff_notices", m005_staff_notices),
     ("006_message_sources", m006_message_sources),
+    ("013_learned_examples", m013_learned_examples),
     ("016_staff_accounts", m016_staff_accounts),
     ("017_claims_and_notes", m017_claims_and_notes),
     ("018_message_search", m018_message_search),

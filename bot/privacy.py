@@ -27,6 +27,7 @@ def _erase(db: sqlite_utils.Database, ids: list[int], *, close_open: bool) -> in
         db.execute(f"UPDATE messages SET {_PERSONAL_MESSAGE} WHERE request_id IN ({marks})", [stamp, *chunk])
         db.execute(f"DELETE FROM message_sources WHERE message_id IN "
                    f"(SELECT id FROM messages WHERE request_id IN ({marks}))", chunk)
+        db.execute(f"DELETE FROM learned_examples WHERE request_id IN ({marks})", chunk)
         db.execute(f"UPDATE drafts SET text = NULL, others = '[]', notes = '[]', "
                    f"state = CASE WHEN state = 'pending' THEN 'forgotten' ELSE state END "
                    f"WHERE request_id IN ({marks})", chunk)

@@ -53,6 +53,18 @@ class DraftView:
         return self.text is None
 
 
+@dataclass(frozen=True)
+class Label:
+    """What a staff decision says a message is about: an entry's ``slug``, or None for "not for the
+    base" ("Ignorer"). ``decision`` is confirmed, corrected or ignored. The matcher learns from it."""
+
+    request_id: int
+    draft_id: int | None
+    slug: str | None
+    decision: str
+    actor: str
+
+
 _VIEW_SQL = """
 SELECT d.*, r.channel, r.requester, r.requester_name, r.subject AS request_subject, r.appointment,
        m.new_text, m.text AS full_text
@@ -84,6 +96,8 @@ class Review:
         self.is_staff = is_staff
         self.domain = message_id_domain
         self.on_change = on_change or (lambda draft_id: None)
+        # Told each decision that labels a message, once it is committed (the matcher learns from it).
+        self.on_label: Callable[[Label], None] = lambda label: None
 
     def pending(self) -> list[DraftView]:
         """Drafts waiting for a decision, oldest first."""
@@ -169,6 +183,8 @@ class Review:
             log_event(self.db, "draft.approved", request_id=draft.request_id, draft_id=draft_id, actor=actor,
                       outcome=outcome, outbox_id=outbox_id)
         self.on_change(draft_id)
+        if draft.slug is not None:
+            self.on_label(Label(draft.request_id, draft_id, draft.slug, "confirmed", actor))
         return outbox_id
 
     def answer(self, request_id: int, actor: str, text: str, slug: str | None = None) -> int:
@@ -206,6 +222,8 @@ class Review:
             log_event(self.db, "request.answered", request_id=request_id, draft_id=draft_id, actor=actor,
                       slug=slug, outbox_id=outbox_id)
         self.on_change(draft_id)
+        if entry is not None:
+            self.on_label(Label(request_id, draft_id, entry.slug, "corrected", actor))
         return outbox_id
 
     def edit(self, draft_id: int, actor: str, text: str) -> DraftView:
@@ -233,6 +251,7 @@ class Review:
                                                           "updated_at": now()})
             log_event(self.db, "draft.rechosen", request_id=draft.request_id, draft_id=draft_id, actor=actor,
                       slug=slug)
+        self.on_label(Label(draft.request_id, draft_id, slug, "corrected", actor))
         return self.get(draft_id)
 
     def reject(self, draft_id: int, actor: str) -> None:
@@ -250,6 +269,7 @@ class Review:
             self._decide(draft, "ignored", actor, status="ignored", outcome="ignored")
             log_event(self.db, "draft.ignored", request_id=draft.request_id, draft_id=draft_id, actor=actor)
         self.on_change(draft_id)
+        self.on_label(Label(draft.request_id, draft_id, None, "ignored", actor))
 
     def answered_by_hand(self, request_id: int, actor: str, slug: str | None = None) -> None:
         """Record that staff answered a request themselves (outside Guichet), optionally with its entry."""
@@ -271,6 +291,8 @@ class Review:
             self.db.execute("UPDATE drafts SET state = 'rejected', decided_at = ?, decided_by = ? "
                             "WHERE request_id = ? AND state = 'pending'", [now(), actor, request_id])
             log_event(self.db, "request.answered_by_hand", request_id=request_id, actor=actor, slug=slug)
+        if slug is not None:
+            self.on_label(Label(request_id, None, slug, "corrected", actor))
 
     def set_appointment(self, request_id: int, actor: str, on: bool = True) -> None:
         """Mark (or unmark) a request as needing a personal support appointment ("accompagnement")."""

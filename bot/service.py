@@ -20,9 +20,11 @@ from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
 from .errors import KnowledgeError
+from .health import Health
 from .intake import Intake, Taken
 from .knowledge import Entry
-from .matching import Matcher
+from .matching import Matcher, cache_dir
+from .matching.learning import Learning
 from .outbox import Outbox, Transport
 from .review import Review
 from .schedule import Scheduler
@@ -49,12 +51,15 @@ class Core:
     intake: Intake
     review: Review
     staff_ids: set[str] = field(default_factory=set)
+    learning: Learning | None = None
 
     @classmethod
     def build(cls, config: Config, db: sqlite_utils.Database | None = None) -> Core:
         db = db or open_db(config.storage.database)
         entries = knowledge.load(config.knowledge.dir, config.network)
-        matcher = Matcher.from_directory(entries, config.knowledge.dir, config.matcher.threshold)
+        matcher = Matcher.from_directory(entries, config.knowledge.dir, config.matcher.threshold,
+                                         embedder=config.matcher.embedder,
+                                         cache_dir=cache_dir(config.matcher.cache_dir, config.storage.database))
         drafter = Drafter(config.knowledge.templates, config.network)
         staff = {f"telegram:{i}" for i in (config.telegram.staff_ids if config.telegram else ())}
 
@@ -65,7 +70,11 @@ class Core:
                     or is_staff_actor(db, actor))  # a web account, or a Telegram id an account carries
 
         review = Review(db, entries, drafter, is_staff, config.network.message_id_domain)
-        return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff)
+        learning = Learning(db, matcher)
+        learning.load()
+        review.on_label = learning.record
+        return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff,
+                   learning)
 
     def reload_entry(self, path: str | Path) -> Entry:
         """Take a changed (or new) entry file into the running core: the matcher, the drafter's entries
@@ -76,8 +85,7 @@ class Core:
             raise KnowledgeError(str(path), "slug", f"duplicate slug {entry.slug!r} (also in {clash.path})")
         kept = [e for e in self.entries if Path(e.path) != Path(entry.path) and e.slug != entry.slug]
         self.entries[:] = sorted([*kept, entry], key=lambda e: e.path)
-        self.matcher = Matcher.from_directory(self.entries, self.config.knowledge.dir, self.config.matcher.threshold)
-        self.intake.matcher = self.matcher
+        self.matcher.replace_entry(entry)
         for table in (self.intake.entries, self.review.entries):
             table.clear()
             table.update((e.slug, e) for e in self.entries)
@@ -117,6 +125,10 @@ class Service:
 
             self.web = WebDesk(core)
         self.outbox = Outbox(core.db, transports)
+        if core.matcher.semantic_problem:  # `guichet status` says the matcher runs on words alone, and why
+            Health(core.db, "matcher").error(f"{core.matcher.semantic_problem}; lexical matcher only")
+        else:
+            Health(core.db, "matcher").ok()
         core.review.on_change = lambda draft_id: self.outbox.wake()
         smtp = cfg.smtp
         self.scheduler = Scheduler(
@@ -134,6 +146,8 @@ class Service:
                 pass
         tasks = [asyncio.create_task(self.outbox.run(self.stop), name="outbox"),
                  asyncio.create_task(self.scheduler.run(self.stop), name="schedule")]
+        if self.core.learning is not None:
+            tasks.append(asyncio.create_task(self.core.learning.run(self.stop), name="learning"))
         if self.reader is not None:
             tasks.append(asyncio.create_task(self.reader.run(self.stop), name="imap"))
         else:

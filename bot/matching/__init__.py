@@ -1,55 +1,59 @@
-"""Matching a question to a knowledge-base entry, or abstaining when none fits.
+"""Matching a message to a knowledge-base entry, or abstaining when none fits.
 
-``Matcher.match(text, subject)`` prepares the text (folding, abbreviations,
-synonyms, stop words, stemming, typo correction), ranks entries with BM25F
-over their title, keywords, example questions and answer, blends in fuzzy
-similarity to the example questions, and turns the result into a confidence
-in [0, 1]. Out-of-scope families (thanks, invoices, job applications…) are
-indexed from ``knowledge/hors-champ.yaml`` like entries: when one of them wins,
-the matcher abstains.
+One flow: evidence → features → calibrated confidence.
+
+- **lexical**: the text is prepared (folding, abbreviations, synonyms, stop words, stemming,
+  typo correction) and entries are ranked with BM25F over their title, keywords, example
+  questions and answer, with fuzzy similarity to the example questions (``index.py``);
+- **semantic**: a sentence embedder (``embed.py``, multilingual-e5-small by default) gives the
+  cosine to each entry's texts and a classifier's probability (``semantic.py``);
+- **learned**: messages staff labelled (a draft sent as drafted, another entry chosen, "Ignorer")
+  are remembered, both ways, weighted by the calibration below the curated questions;
+- ``confidence.py`` turns the features of every key into one probability per key.
+
+Out-of-scope families (thanks, invoices, newsletters, job applications…) from
+``knowledge/hors-champ.yaml`` are keys like entries: when they win, the matcher abstains.
+
+``Matcher.match`` may run in a worker thread while ``learn``, ``forget`` or ``replace_entry``
+run on another: those build a new immutable state and swap it in one assignment.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import EmbedderUnavailable
 from ..knowledge import Entry, OutOfScope, read_out_of_scope, read_synonyms
+from . import confidence
+from .embed import Embedder, Vectors, load_embedder
 from .index import Document, Index
 from .prepare import Synonyms, detect_language, split_questions, tokens
+from .semantic import Memory, Semantic
+from .semantic import build as build_semantic
+from .vectors import SHIPPED, VectorCache
 
 OUT_OF_SCOPE = "~"
+# Where the messages staff marked "Ignorer" go: one more out-of-scope family.
+LEARNED_OUT_OF_SCOPE = "~appris"
 MAX_CHARS = 4000
 LEXICAL_HALF = 12.0
-# How the evidence is blended into one ranking score.
-BLEND = {"lexical": 0.7, "similarity": 0.3, "coverage": 0.0}
-# Logistic calibration of the confidence: intercept, then weights for the blended score, the lead
-# over the runner-up and the coverage. Fitted by scripts/calibrate.py on tests/data/questions.jsonl
-# (our own questions, not the evaluation set); see the README.
-CALIBRATION = (-3.55, 8.27, 2.16, 1.11)
+MAX_OTHER_QUESTIONS = 4
+_RECENT_QUERIES = 512
+# What the semantic layer reads of a message: its start, which says what it is about. The cost
+# grows with the length (about 1 ms a token on one core here); reading 300 characters rather
+# than 600 changed no answer on our questions and halves the time of long mails.
+EMBED_CHARS = 300
+CACHE_FOLDER = "guichet-cache"
+LEARNED_WORD_SUPPORT = 2
 
-
-@dataclass(frozen=True)
-class Features:
-    """Evidence for one candidate entry."""
-
-    key: str
-    lexical: float
-    similarity: float
-    coverage: float
-
-    @property
-    def score(self) -> float:
-        return (BLEND["lexical"] * self.lexical + BLEND["similarity"] * self.similarity
-                + BLEND["coverage"] * self.coverage)
-
-
-def confidence(best: Features, runner_up: float) -> float:
-    """Calibrated probability that ``best`` is the right entry."""
-    b0, b_score, b_lead, b_cov = CALIBRATION
-    z = b0 + b_score * best.score + b_lead * (best.score - runner_up) + b_cov * best.coverage
-    return 1 / (1 + math.exp(-z))
+Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -69,27 +73,160 @@ class Match:
     others: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Learned:
+    """A message staff labelled: with an entry's ``slug``, or None for "not for the base"."""
+
+    slug: str | None
+    text: str
+    id: int | None = None
+    vector: Vectors | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The features of every key for one message (rows in the order of ``keys``)."""
+
+    keys: tuple[str, ...]
+    features: Floats
+    out_of_scope: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything ``match`` reads, never modified: updates build a new one."""
+
+    entries: tuple[Entry, ...]
+    families: tuple[OutOfScope, ...]
+    keys: tuple[str, ...]
+    index: Index
+    semantic: Semantic | None
+    learned: tuple[Learned, ...]
+    learned_words: dict[str, frozenset[int]]  # a word no curated text has -> the keys whose learned messages have it
+    out_of_scope: npt.NDArray[np.bool_]
+
+
+def cache_dir(configured: str, database: str) -> Path | None:
+    """Where the vectors and the classifier are kept: ``matcher.cache_dir``, else a folder beside
+    the database (none for an in-memory database)."""
+    if configured:
+        return Path(configured)
+    if database == ":memory:":
+        return None
+    return Path(database).resolve().parent / CACHE_FOLDER
+
+
 def load_synonyms(directory: str | Path) -> Synonyms:
     """The curated synonyms beside the entries (``synonyms.yaml``), validated."""
     return Synonyms(read_synonyms(directory))
 
 
+def _entry_texts(entry: Entry) -> list[str]:
+    """What the semantic layer reads of an entry: its title, example questions and keywords."""
+    return [entry.title, *entry.questions, *([", ".join(entry.keywords)] if entry.keywords else [])]
+
+
+def _family_texts(family: OutOfScope) -> list[str]:
+    return [*family.questions, *([", ".join(family.keywords)] if family.keywords else [])]
+
+
 class Matcher:
-    """Ranks knowledge entries for a message; built once, then ``match`` per message."""
+    """Ranks knowledge entries for a message; built once, then ``match`` per message.
+
+    ``embedder`` None runs the lexical matcher alone (``semantic_problem`` then says why, when
+    one was wanted). ``cache_dir`` keeps the vectors and the classifier across restarts; None
+    keeps what had to be computed in memory (``guichet ask`` writes no file).
+    """
 
     def __init__(self, entries: list[Entry], threshold: float = 0.5, synonyms: Synonyms | None = None,
-                 out_of_scope: list[OutOfScope] | None = None) -> None:
+                 out_of_scope: list[OutOfScope] | None = None, *, embedder: Embedder | None = None,
+                 cache_dir: Path | None = None, shipped: Path | None = SHIPPED, semantic_problem: str = "") -> None:
         self.threshold = threshold
         self.synonyms = synonyms or Synonyms()
-        docs = [self._document(e.slug, e.title, e.questions, e.keywords, e.answer) for e in entries]
-        for family in out_of_scope or []:
-            docs.append(self._document(f"{OUT_OF_SCOPE}{family.id}", "", family.questions, family.keywords, ""))
-        self.index = Index(docs)
+        self.embedder = embedder
+        self.semantic_problem = semantic_problem
+        self._cache = VectorCache(embedder, cache_dir, shipped) if embedder is not None else None
+        self._cache_dir = cache_dir
+        self._shipped = shipped
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()
+        self._recent_lock = threading.Lock()
+        self._write = threading.Lock()
+        self._state = self._build(tuple(entries), tuple(out_of_scope or ()), ())
+        self.save()
 
     @classmethod
-    def from_directory(cls, entries: list[Entry], directory: str | Path, threshold: float = 0.5) -> Matcher:
-        """A matcher with the synonyms and out-of-scope families that sit beside the entries."""
-        return cls(entries, threshold, load_synonyms(directory), read_out_of_scope(directory))
+    def from_directory(cls, entries: list[Entry], directory: str | Path, threshold: float = 0.5, *,
+                       embedder: str = "none", cache_dir: Path | None = None) -> Matcher:
+        """A matcher with the synonyms and out-of-scope families that sit beside the entries, and the
+        embedder named ``embedder`` (``matcher.embedder``); when it cannot load, the lexical matcher alone."""
+        loaded, problem = None, ""
+        try:
+            loaded = load_embedder(embedder)
+        except EmbedderUnavailable as exc:
+            problem = str(exc)
+        return cls(entries, threshold, load_synonyms(directory), read_out_of_scope(directory), embedder=loaded,
+                   cache_dir=cache_dir, semantic_problem=problem)
+
+    @property
+    def semantic(self) -> bool:
+        """True when the semantic layer runs (an embedder loaded)."""
+        return self.embedder is not None
+
+    @property
+    def embedded(self) -> int:
+        """How many knowledge texts this matcher had to embed (the others came from a cache)."""
+        return self._cache.embedded if self._cache is not None else 0
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return self._state.entries
+
+    @property
+    def learned(self) -> tuple[Learned, ...]:
+        return self._state.learned
+
+
+    def _build(self, entries: tuple[Entry, ...], families: tuple[OutOfScope, ...],
+               learned: tuple[Learned, ...]) -> _State:
+        keys = (*(e.slug for e in entries), *(f"{OUT_OF_SCOPE}{f.id}" for f in families), LEARNED_OUT_OF_SCOPE)
+        docs = [self._document(e.slug, e.title, e.questions, e.keywords, e.answer) for e in entries]
+        docs += [self._document(f"{OUT_OF_SCOPE}{f.id}", "", f.questions, f.keywords, "") for f in families]
+        docs.append(self._document(LEARNED_OUT_OF_SCOPE, "", (), (), ""))
+        index = Index(docs)
+        semantic = None
+        if self._cache is not None:
+            texts = [*map(_entry_texts, entries), *map(_family_texts, families), []]
+            semantic = build_semantic(keys, texts, self._cache, self._cache_dir, self._shipped)
+        state = _State(entries, families, keys, index, semantic, (), {},
+                       np.array([k.startswith(OUT_OF_SCOPE) for k in keys]))
+        return self._with_learned(state, learned)
+
+    def _with_learned(self, state: _State, learned: tuple[Learned, ...]) -> _State:
+        """``state`` with these learned messages (those of entries no longer in the base are dropped)."""
+        number = {k: i for i, k in enumerate(state.keys)}
+        kept = [x for x in learned if (x.slug or LEARNED_OUT_OF_SCOPE) in number]
+        owners = np.array([number[x.slug or LEARNED_OUT_OF_SCOPE] for x in kept], dtype=np.int64)
+        # The words of labelled messages that no curated text has (a scheme the base does not name, the
+        # vocabulary of a new kind of request), kept apart and never used to correct typos. A word counts
+        # for a key once two of its messages use it, and more of them than of any other key's: one
+        # message's "Amérique" says nothing about the next one's.
+        seen: dict[str, Counter[int]] = {}
+        for owner, example in zip(owners.tolist(), kept, strict=True):
+            for word in set(tokens(example.text[:EMBED_CHARS], self.synonyms)):
+                if state.index.correct(word) is None:
+                    seen.setdefault(word, Counter())[owner] += 1
+        words = {word: {k for k, n in counts.items() if n >= LEARNED_WORD_SUPPORT and 2 * n > counts.total()}
+                 for word, counts in seen.items()}
+        semantic = state.semantic
+        if semantic is not None:
+            missing = [x.text[:EMBED_CHARS] for x in kept if x.vector is None]
+            fresh = iter(self._vectors(missing)) if missing else iter(())
+            kept = [x if x.vector is not None else replace(x, vector=next(fresh)) for x in kept]
+            rows = np.stack([x.vector for x in kept if x.vector is not None]) if kept else None
+            memory = Memory.empty(semantic.curated.rows.shape[1])
+            semantic = replace(semantic, learned=memory.plus(rows, owners) if rows is not None else memory)
+        return replace(state, semantic=semantic, learned=tuple(kept),
+                       learned_words={w: frozenset(k) for w, k in words.items() if k})
 
     def _document(self, key: str, title: str, questions: tuple[str, ...], keywords: tuple[str, ...],
                   answer: str) -> Document:
@@ -103,58 +240,157 @@ class Matcher:
             questions=tuple(" ".join(q) for q in prepared),
         )
 
-    def _prepare(self, text: str) -> tuple[list[str], int]:
-        """Known (or typo-corrected) query words, and how many words no entry knows."""
-        known, unknown = [], 0
+    def save(self) -> None:
+        """Keep new vectors in the cache folder (nothing to do without one)."""
+        if self._cache is not None:
+            self._cache.save()
+
+
+    def vector(self, text: str) -> Vectors | None:
+        """The vector the semantic layer gives a message's text (None without an embedder)."""
+        return self._vectors([text[:EMBED_CHARS]])[0] if self.embedder is not None else None
+
+    def learn(self, example: Learned) -> None:
+        """Remember a labelled message (replacing an earlier label with the same id)."""
+        if example.vector is None and self.embedder is not None:
+            example = replace(example, vector=self.vector(example.text))
+        with self._write:
+            state = self._state
+            kept = tuple(x for x in state.learned if example.id is None or x.id != example.id)
+            self._state = self._with_learned(state, (*kept, example))
+
+    def forget(self, ids: Iterable[int]) -> None:
+        """Drop the learned messages with these ids (erased, or removed by staff)."""
+        gone = set(ids)
+        with self._write:
+            state = self._state
+            if any(x.id in gone for x in state.learned):
+                self._state = self._with_learned(state, tuple(x for x in state.learned if x.id not in gone))
+
+    def set_learned(self, examples: Sequence[Learned]) -> None:
+        """Replace every learned message (at start, from the database)."""
+        with self._write:
+            self._state = self._with_learned(self._state, tuple(examples))
+
+    def replace_entry(self, entry: Entry) -> None:
+        """Re-index one entry at once (edited, or new): only its texts are embedded again."""
+        with self._write:
+            state = self._state
+            entries = tuple(entry if e.slug == entry.slug else e for e in state.entries)
+            if entry.slug not in state.keys:
+                entries = (*entries, entry)
+            self._state = self._build(entries, state.families, state.learned)
+        self.save()
+
+
+    def _vectors(self, texts: list[str]) -> Vectors:
+        """Vectors of messages, the recent ones remembered (learning a message matched just before
+        embeds nothing)."""
+        assert self.embedder is not None
+        with self._recent_lock:
+            found = {t: self._recent[t] for t in texts if t in self._recent}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            fresh = self.embedder.embed(missing)
+            with self._recent_lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    found[text] = self._recent[text] = vector
+                while len(self._recent) > _RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+        return np.stack([found[t] for t in texts]).astype(np.float32)
+
+    def evidence(self, text: str, subject: str = "", channel: str | None = None) -> Evidence:
+        """The features of every key for one message (for matching, calibration and evaluation)."""
+        return self._evidence(self._state, [(text, subject)], channel)[0]
+
+    def _evidence(self, state: _State, messages: list[tuple[str, str]], channel: str | None,
+                  words_only: bool = False) -> list[Evidence]:
+        semantic = None if words_only else state.semantic
+        vectors = None
+        if semantic is not None:
+            vectors = self._vectors([f"{subject}\n{text}".strip()[:EMBED_CHARS] for text, subject in messages])
+        out = []
+        for number, (text, subject) in enumerate(messages):
+            chat = channel == "telegram" if channel else not subject
+            x = np.zeros((len(state.keys), len(confidence.FEATURES)))
+            query, raw = self._prepare(state.index, f"{subject}\n{text}")
+            unknown = len(raw)
+            joined = " ".join(query)
+            for doc, score in state.index.score(query):
+                x[doc, 0] = score / (score + LEXICAL_HALF)
+                x[doc, 1] = state.index.best_question_similarity(doc, joined)
+                x[doc, 2] = state.index.coverage(doc, query, unknown)
+                x[doc, 3] = 1.0
+            blend = 0.7 * x[:, 0] + 0.3 * x[:, 1]
+            first, second = np.sort(blend)[::-1][:2] if len(blend) > 1 else (blend.max(), 0.0)
+            x[:, 4] = blend - np.where(blend == first, second, first)
+            new_words = set(raw)
+            for word in new_words:
+                for owner in state.learned_words.get(word, ()):
+                    x[owner, 8] += 1 / len(new_words)
+            if semantic is not None and vectors is not None:
+                curated, remembered, probability = semantic.evidence(vectors[number], len(state.keys))
+                x[:, 5] = curated - curated.max()
+                x[:, 6] = np.log(probability + 1e-4)
+                x[:, 7] = confidence.near_evidence(remembered)
+            x[:, 9] = state.out_of_scope
+            x[:, 10] = state.out_of_scope * chat
+            out.append(Evidence(state.keys, x, state.out_of_scope))
+        return out
+
+    def _prepare(self, index: Index, text: str) -> tuple[list[str], list[str]]:
+        """Known (or typo-corrected) query words, and the words no entry knows (which learned
+        messages may know: a new kind of request has its own words)."""
+        known, unknown = [], []
         for tok in tokens(text[:MAX_CHARS], self.synonyms):
-            fixed = self.index.correct(tok)
+            fixed = index.correct(tok)
             if fixed:
                 known.append(fixed)
             else:
-                unknown += 1
+                unknown.append(tok)
         return known, unknown
 
-    def features(self, text: str, subject: str = "") -> list[Features]:
-        """Per-candidate evidence, best first (for ranking, calibration and evaluation)."""
-        query, unknown = self._prepare(f"{subject}\n{text}")
-        joined = " ".join(query)
-        found = []
-        for number, score in self.index.score(query):
-            found.append(Features(
-                key=self.index.documents[number].key,
-                lexical=score / (score + LEXICAL_HALF),
-                similarity=self.index.best_question_similarity(number, joined),
-                coverage=self.index.coverage(number, query, unknown),
-            ))
-        return sorted(found, key=lambda f: -f.score)
+    def _weights(self, state: _State) -> tuple[float, ...]:
+        return confidence.WEIGHTS["semantic" if state.semantic is not None else "lexical"]
 
-    def match(self, text: str, subject: str = "") -> Match:
-        """Best entry for a message (subject included), its confidence, and up to 5 candidates."""
+    def probabilities(self, evidence: Evidence) -> Floats:
+        """The calibrated probability of each key of ``evidence``."""
+        return confidence.probabilities(evidence.features, self._weights(self._state))
+
+    def match(self, text: str, subject: str = "", channel: str | None = None) -> Match:
+        """Best entry for a message (subject included), its confidence, and up to 5 candidates.
+
+        ``channel`` ("email" or "telegram") picks the calibration; without it, a message with a
+        subject is taken for an e-mail.
+        """
+        state = self._state  # one read: a concurrent update swaps the state, never changes it
         language = detect_language(f"{subject}\n{text}")
-        ranked = self.features(text, subject)
-        real = [f for f in ranked if not f.key.startswith(OUT_OF_SCOPE)]
-        if not real:
+        if not f"{subject}{text}".strip():
             return Match(None, 0.0, (), language)
-        top = ranked[0]
-        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        candidates = tuple(sorted(
-            (Candidate(f.key, round(confidence(f, (runner_up if f is top else top.score)), 3)) for f in real[:5]),
-            key=lambda c: -c.confidence))
-        best = next(f for f in real if f.key == candidates[0].slug)
-        abstain = top.key.startswith(OUT_OF_SCOPE) or candidates[0].confidence < self.threshold
-        others = self._other_questions(text, best.key)
-        return Match(None if abstain else best.key, candidates[0].confidence, candidates, language, others)
-
-    def _other_questions(self, text: str, primary: str) -> tuple[str, ...]:
         questions = split_questions(text)
-        if len(questions) < 2:
-            return ()
-        found: dict[str, str] = {}
-        for question in questions:
-            ranked = self.features(question)
-            if not ranked or ranked[0].key.startswith(OUT_OF_SCOPE) or ranked[0].key == primary:
+        questions = questions[:MAX_OTHER_QUESTIONS] if len(questions) > 1 else []
+        weights = self._weights(state)
+        p = confidence.probabilities(self._evidence(state, [(text, subject)], channel)[0].features, weights)
+        entries = np.flatnonzero(~state.out_of_scope)
+        order = entries[np.argsort(-p[entries], kind="stable")][:5]
+        candidates = tuple(Candidate(state.keys[i], round(float(p[i]), 3)) for i in order)
+        best = candidates[0]
+        abstain = p[state.out_of_scope].sum() > best.confidence or best.confidence < self.threshold
+        others = self._other_questions(state, questions, channel, best.slug)
+        return Match(None if abstain else best.slug, best.confidence, candidates, language, others)
+
+    def _other_questions(self, state: _State, questions: list[str], channel: str | None,
+                         primary: str) -> tuple[str, ...]:
+        # Hints for staff, found from words alone: embedding each sentence again would double the
+        # time of the long mails that ask several things.
+        seen: dict[str, str] = {}
+        weights = confidence.WEIGHTS["lexical"]
+        found = self._evidence(state, [(q, "") for q in questions], channel, words_only=True)
+        for question, evidence in zip(questions, found, strict=True):
+            p = confidence.probabilities(evidence.features, weights)
+            top = int(np.argmax(p))
+            key = state.keys[top]
+            if state.out_of_scope[top] or key == primary or p[top] < self.threshold:
                 continue
-            runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-            if confidence(ranked[0], runner_up) >= self.threshold:
-                found.setdefault(ranked[0].key, question)
-        return tuple(f"{slug} : {question}" for slug, question in found.items())
+            seen.setdefault(key, question)
+        return tuple(f"{slug} : {question}" for slug, question in seen.items())

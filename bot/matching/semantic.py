@@ -1,0 +1,83 @@
+"""The semantic evidence: how close a message's vector is to each entry's texts, and a classifier.
+
+Every key (an entry's slug, or ``~family`` for an out-of-scope family) owns some rows: its
+title, example questions and keywords (curated), and the messages staff labelled with it
+(learned). A message gets, per key, the best cosine to its curated rows, the best cosine to its
+learned rows, and the classifier's probability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from . import classifier as clf
+from .embed import Vectors
+from .vectors import VectorCache
+
+Floats = npt.NDArray[np.float64]
+CLASSIFIER_FILE = "classifier.npz"
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Vectors, each owned by one key (its number in the matcher's list of keys)."""
+
+    rows: Vectors
+    owners: npt.NDArray[np.int64]
+
+    @classmethod
+    def empty(cls, dim: int) -> Memory:
+        return cls(np.zeros((0, dim), dtype=np.float32), np.zeros(0, dtype=np.int64))
+
+    def best(self, query: Vectors, keys: int) -> Floats:
+        """Per key, the best cosine of ``query`` to its rows (-1 for a key with none)."""
+        out = np.full(keys, -1.0)
+        if len(self.rows):
+            np.maximum.at(out, self.owners, (self.rows @ query).astype(np.float64))
+        return out
+
+    def plus(self, rows: Vectors, owners: Sequence[int] | npt.NDArray[np.int64]) -> Memory:
+        return Memory(np.vstack([self.rows, rows]).astype(np.float32),
+                      np.concatenate([self.owners, np.asarray(owners, dtype=np.int64)]))
+
+
+@dataclass(frozen=True)
+class Semantic:
+    """The curated rows of every key, the learned rows, and the classifier fitted on the curated ones."""
+
+    curated: Memory
+    learned: Memory
+    classifier: clf.Classifier
+    columns: npt.NDArray[np.int64]  # for each key, its classifier column (-1: not a class)
+
+    def evidence(self, query: Vectors, keys: int) -> tuple[Floats, Floats, Floats]:
+        """Per key: best curated cosine, best learned cosine, classifier probability."""
+        probabilities = self.classifier.probabilities(query[None, :])[0].astype(np.float64)
+        per_key = np.where(self.columns >= 0, probabilities[np.maximum(self.columns, 0)], 0.0)
+        return self.curated.best(query, keys), self.learned.best(query, keys), per_key
+
+
+def build(keys: Sequence[str], texts: Sequence[Sequence[str]], cache: VectorCache,
+          classifier_dir: Path | None, shipped_dir: Path | None) -> Semantic:
+    """Embed each key's curated texts (through the cache) and fit, or reload, the classifier."""
+    owners = [number for number, own in enumerate(texts) for _ in own]
+    rows = cache.vectors([t for own in texts for t in own])
+    labels = [keys[o] for o in owners]
+    key = clf.fingerprint(rows, labels)
+    classifier = None
+    for folder in (classifier_dir, shipped_dir):
+        if folder is not None and classifier is None:
+            classifier = clf.load(folder / f"{cache.embedder.name}.{CLASSIFIER_FILE}", key)
+    if classifier is None:
+        classifier = clf.fit(rows, labels)
+        if classifier_dir is not None:
+            clf.save(classifier_dir / f"{cache.embedder.name}.{CLASSIFIER_FILE}", key, classifier)
+    column = {c: i for i, c in enumerate(classifier.classes)}
+    columns = np.array([column.get(k, -1) for k in keys], dtype=np.int64)
+    return Semantic(Memory(rows, np.asarray(owners, dtype=np.int64)), Memory.empty(rows.shape[1]), classifier,
+                    columns)

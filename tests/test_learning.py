@@ -1,0 +1,153 @@
+"""Learning from staff decisions: stored, learned at once, forgotten with the message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.matching import Learned
+from bot.privacy import forget, purge_older_than
+from bot.service import Core
+from tests.mails import mail
+
+STAFF = "terminal:alice"
+# A request the base answers with no entry of its own: a garden association's compost bins.
+GARDEN = ("Bonjour, notre association de quartier anime des ateliers de permaculture avec les habitants. "
+          "Nous voudrions savoir s'il existe une aide pour acheter des composteurs et des outils.")
+
+
+def take(core: Core, text: str, sender: str, subject: str = "Question") -> int:
+    taken = core.take_mail(mail(text, subject=subject, sender=sender))
+    assert taken.draft_id is not None
+    return taken.draft_id
+
+
+def learned_rows(core: Core) -> list[dict[str, object]]:
+    return list(core.db.query("SELECT * FROM learned_examples ORDER BY id"))
+
+
+def test_ignore_teaches_the_matcher_at_once(core: Core) -> None:
+    text = ("Bonjour, nous proposons aux associations un outil en ligne pour organiser leurs tombolas et vendre "
+            "leurs billets, avec une remise de lancement. Seriez-vous disponible pour une courte présentation ?")
+    first = take(core, text, "Vente <vente@tombola.example>")
+    core.review.ignore(first, STAFF)
+    rows = learned_rows(core)
+    assert [(r["slug"], r["decision"]) for r in rows] == [(None, "ignored")]
+    assert rows[0]["vector"] is not None and rows[0]["model"] == core.matcher.embedder.name  # type: ignore[union-attr]
+    again = core.matcher.match(text.replace("courte présentation", "démonstration"), "Offre tombola")
+    assert again.slug is None
+
+
+def test_another_entry_corrects_the_next_match(core: Core) -> None:
+    before = core.matcher.match(GARDEN, "Composteurs")
+    draft = take(core, GARDEN, "Jardin <jardin@quartier.example>", "Composteurs")
+    core.review.choose(draft, STAFF, "fin-collectivites")
+    assert learned_rows(core)[0]["slug"] == "fin-collectivites"
+    core.review.approve(draft, STAFF)  # approving the chosen entry confirms it: still one label
+    assert [(r["slug"], r["decision"]) for r in learned_rows(core)] == [("fin-collectivites", "confirmed")]
+    after = core.matcher.match(GARDEN.replace("des outils", "du petit matériel"), "Composteurs")
+    assert after.slug == "fin-collectivites" != before.slug
+
+
+def test_requests_answered_with_an_entry_is_learned(core: Core) -> None:
+    draft = take(core, GARDEN, "Jardin <jardin@quartier.example>")
+    request_id = core.review.get(draft).request_id
+    core.review.answered_by_hand(request_id, STAFF, slug="fin-recherche-financement")
+    assert [(r["slug"], r["decision"]) for r in learned_rows(core)] == [("fin-recherche-financement", "corrected")]
+    assert core.matcher.match(GARDEN).slug == "fin-recherche-financement"
+
+
+def test_learned_examples_survive_a_restart(core: Core) -> None:
+    core.review.ignore(take(core, GARDEN, "Jardin <jardin@quartier.example>"), STAFF)
+    restarted = Core.build(core.config)
+    assert [x.slug for x in restarted.matcher.learned] == [None]
+    assert restarted.matcher.match(GARDEN).slug is None
+
+
+def test_retention_purge_erases_learned_examples_and_the_matcher_forgets(core: Core) -> None:
+    draft = take(core, GARDEN, "Jardin <jardin@quartier.example>")
+    core.review.choose(draft, STAFF, "fin-collectivites")
+    assert core.matcher.match(GARDEN).slug == "fin-collectivites"
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    assert purge_older_than(core.db, tomorrow) == 1
+    assert learned_rows(core) == []
+    assert core.learning is not None and core.learning.sync() == 1
+    assert core.matcher.learned == ()
+    assert core.matcher.match(GARDEN).slug != "fin-collectivites"
+
+
+def test_oubli_erases_learned_examples(core: Core) -> None:
+    core.review.ignore(take(core, GARDEN, "Jardin <jardin@quartier.example>"), STAFF)
+    other = take(core, "Comment faire un service civique à l'étranger ?", "Léa <lea@example.org>")
+    core.review.approve(other, STAFF)
+    assert len(learned_rows(core)) == 2
+    assert forget(core.db, "email", "jardin@quartier.example") == 1
+    assert [r["slug"] for r in learned_rows(core)] == ["vol-service-civique"]
+    assert core.learning is not None and core.learning.sync() == 1
+    assert [x.slug for x in core.matcher.learned] == ["vol-service-civique"]
+
+
+def test_learned_list_and_remove(config, secrets) -> None:  # type: ignore[no-untyped-def]
+    core = Core.build(config)
+    core.review.ignore(take(core, GARDEN, "Jardin <jardin@quartier.example>"), STAFF)
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["--config", config.source, "learned", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "ignored" in listed.output and "hors base" in listed.output and "association de quartier" in listed.output
+    example_id = learned_rows(core)[0]["id"]
+    removed = runner.invoke(cli, ["--config", config.source, "learned", "remove", str(example_id)])
+    assert removed.exit_code == 0 and "1 learned example(s) removed" in removed.output
+    assert learned_rows(core) == []
+    missing = runner.invoke(cli, ["--config", config.source, "learned", "remove", str(example_id)])
+    assert missing.exit_code == 1
+
+
+def test_match_jsonl_learn_learns_each_line_after_matching_it(config, secrets) -> None:  # type: ignore[no-untyped-def]
+    lines = [{"id": 1, "text": GARDEN, "expected": "fin-collectivites"},
+             {"id": 2, "text": GARDEN.replace("des outils", "des arrosoirs")}]
+    stdin = "\n".join(json.dumps(line) for line in lines)
+    plain = CliRunner().invoke(cli, ["--config", config.source, "match", "--jsonl"], input=stdin)
+    learned = CliRunner().invoke(cli, ["--config", config.source, "match", "--jsonl", "--learn"], input=stdin)
+    assert plain.exit_code == 0 and learned.exit_code == 0, learned.output
+    plain_out = [json.loads(x) for x in plain.output.splitlines()]
+    learned_out = [json.loads(x) for x in learned.output.splitlines()]
+    assert plain_out[0] == learned_out[0]  # each line is matched before it is learned
+    assert plain_out[1]["slug"] != "fin-collectivites" and learned_out[1]["slug"] == "fin-collectivites"
+    assert learned_rows(Core.build(config)) == []  # replayed, not stored
+
+
+def test_match_is_safe_while_learning_happens_on_another_thread(core: Core) -> None:
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def matching() -> None:
+        try:
+            while not stop.is_set():
+                assert core.matcher.match(GARDEN).candidates
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=matching) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for number in range(20):
+        core.matcher.learn(Learned("fin-collectivites" if number % 2 else None, f"{GARDEN} {number}", number))
+    core.matcher.forget(range(10))
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert sorted(x.id for x in core.matcher.learned if x.id is not None) == list(range(10, 20))
+
+
+def test_a_word_the_base_lacks_counts_once_two_labelled_messages_use_it(core: Core) -> None:
+    # "Solicoop" is named by no entry: one labelled message is not enough to trust it, two are.
+    question = "Qui peut nous renseigner sur solicoop pour notre projet ?"
+    core.matcher.learn(Learned("fin-agences-eau", "Le dispositif Solicoop peut-il cofinancer des latrines au Togo ?"))
+    assert core.matcher.match(question).slug is None
+    core.matcher.learn(Learned("fin-agences-eau", "Solicoop finance-t-il aussi les forages ?"))
+    assert core.matcher.match(question).slug == "fin-agences-eau"
