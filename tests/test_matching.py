@@ -191,8 +191,8 @@ def test_the_shipped_model_ranks_a_paraphrase_above_a_distractor(embedder: Embed
 def small_base(tmp_path: Path) -> Path:
     kb = tmp_path / "kb"
     kb.mkdir()
-    for slug in ("vol-service-civique", "fin-agences-eau", "info-contact"):
-        shutil.copy(Path("knowledge") / f"{slug}.md", kb / f"{slug}.md")
+    for slug in ("vol-service-civique", "fin-agences-eau", "vol-vie-via"):
+        shutil.copy(Path("knowledge/national") / f"{slug}.md", kb / f"{slug}.md")
     return kb
 
 
@@ -207,8 +207,8 @@ def test_vectors_are_cached_a_restart_embeds_nothing_an_edit_only_itself(tmp_pat
     first = small_matcher(kb, embedder, cache)
     assert first.embedded == sum(2 + len(e.questions) for e in first.entries)  # title, questions, keywords
     assert small_matcher(kb, embedder, cache).embedded == 0  # the restart
-    path = kb / "info-contact.md"
-    path.write_text(path.read_text().replace("questions:\n", "questions:\n  - ou vous trouver a Lyon ?\n", 1))
+    path = kb / "vol-vie-via.md"
+    path.write_text(path.read_text().replace("questions:\n", "questions:\n  - un vie au canada c possible ?\n", 1))
     assert small_matcher(kb, embedder, cache).embedded == 1  # the new question, nothing else
 
 

@@ -94,8 +94,9 @@ async def test_spanish_message_gets_the_french_draft_with_a_spanish_note(tmp_pat
 
 async def test_portuguese_message_gets_the_french_draft_with_a_portuguese_note(tmp_path: Path) -> None:
     core = Core.build(make_config(tmp_path))
-    taken = core.take_mail(mail("Olá, somos uma associação em Lyon e gostaríamos de saber como pedir apoio para "
-                                "um projeto de água no Brasil. Obrigada!", sender="Ana Souza <ana@x.br>"))
+    taken = core.take_mail(mail("Olá, somos uma associação em Lyon. Como obter um financiamento da agência da água "
+                                "(lei Oudin-Santini) para um projeto de água potável no Brasil? Obrigada!",
+                                sender="Ana Souza <ana@x.br>"))
     assert taken.draft_id is not None
     text = core.review.get(taken.draft_id).text
     assert text is not None and "\n(Respondemos em francês" in text and text.startswith("Bonjour Ana,")

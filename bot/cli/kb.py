@@ -134,7 +134,13 @@ def eval_(ctx: Context, file: str, misses: bool) -> None:
 
 @cli.group()
 def learned() -> None:
-    """Messages the matcher learned from staff decisions (personal data, kept in the database)."""
+    """Messages the matcher learned from staff decisions (personal data, kept in the database).
+
+    \b
+    Examples:
+      guichet learned list
+      guichet learned remove 12
+    """
 
 
 @learned.command("list")
