@@ -2,14 +2,21 @@
 
 It serves the methods Guichet uses, records every call, queues injected updates for
 getUpdates long polling, and can be told to fail a method (429 with retry_after, 5xx).
+It keeps the messages of each chat as Telegram does, so that it refuses what Telegram refuses:
+HTML it cannot parse, text over 4,096 characters, an edit of someone else's message, of a
+message that does not exist, or one that changes nothing ("message is not modified").
+Message ids are counted per chat, as in a supergroup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +26,78 @@ from .dovecot import free_port
 
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Guichet", "username": "guichet_test_bot"}
+MAX_TEXT = 4096
+HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji",
+             "code", "pre", "blockquote"}
+_TAG = re.compile(r"""<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:=(?:"[^"]*"|'[^']*'|[^\s>]+))?)*)\s*>""")
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
+
+
+class Refusal(Exception):
+    """What the Bot API answers with a 400."""
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_text(text: str, parse_mode: str | None) -> str:
+    """The text once Telegram has parsed the markup; ``Refusal`` where Telegram cannot parse it."""
+    if parse_mode != "HTML":
+        return text
+    out: list[str] = []
+    stack: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "<":
+            tag = _TAG.match(text, i)
+            if tag is None:
+                raise Refusal(f"can't parse entities: Unexpected '<' at byte offset {i}")
+            name = tag.group(2).lower()
+            if name not in HTML_TAGS:
+                raise Refusal(f'can\'t parse entities: Unsupported start tag "{name}" at byte offset {i}')
+            if tag.group(1):
+                if not stack or stack[-1] != name:
+                    raise Refusal(f'can\'t parse entities: Unexpected end tag "{name}" at byte offset {i}')
+                stack.pop()
+            else:
+                stack.append(name)
+            i = tag.end()
+        elif char == "&":
+            entity = _ENTITY.match(text, i)
+            if entity is None:
+                raise Refusal(f"can't parse entities: Unknown entity at byte offset {i}")
+            out.append(html.unescape(entity.group(0)))
+            i = entity.end()
+        elif char == ">":
+            raise Refusal(f"can't parse entities: Unexpected '>' at byte offset {i}")
+        else:
+            out.append(char)
+            i += 1
+    if stack:
+        raise Refusal(f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(out)
+
+
+def check_text(params: dict[str, Any], key: str = "text") -> str:
+    """The visible text of a message about to be sent or edited, as Telegram checks it."""
+    text = visible_text(str(params.get(key, "")), params.get("parse_mode"))
+    if key == "text" and not text.strip():
+        raise Refusal("message text is empty")
+    if utf16_len(text) > (MAX_TEXT if key == "text" else 1024):
+        raise Refusal("message is too long" if key == "text" else "message caption is too long")
+    return text
+
+
+@dataclass
+class Stored:
+    """A message as the server keeps it: enough to answer edits as Telegram does."""
+
+    from_bot: bool
+    text: str | None
+    markup: str = ""
 
 
 @dataclass
@@ -40,7 +119,12 @@ class BotApiServer:
     known_chats: dict[int, str] = field(default_factory=dict)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _next_message: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    # (chat id, message id) → the message, for edits and deletions.
+    messages: dict[tuple[int, int], Stored] = field(default_factory=dict)
+    # Called with each call once its answer is ready, before it is sent (e.g. to kill the client then).
+    on_call: Callable[[Call], None] | None = None
+    _next_ids: dict[int, itertools.count[int]] = field(default_factory=dict)
+    _next_query: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     _closing: bool = False
@@ -79,7 +163,8 @@ class BotApiServer:
     def message(self, chat_id: int, user_id: int, text: str | None = None, *, first_name: str = "Awa",
                 chat_type: str = "private", reply_to: int | None = None, **extra: Any) -> int:
         """Inject a message from a user; returns its message_id."""
-        message_id = next(self._next_message)
+        message_id = self._next_id(chat_id)
+        self.messages[(chat_id, message_id)] = Stored(False, text)
         msg: dict[str, Any] = {
             "message_id": message_id, "date": int(time.time()),
             "chat": {"id": chat_id, "type": chat_type, **({"title": "Équipe"} if chat_type != "private" else
@@ -100,11 +185,19 @@ class BotApiServer:
     def press(self, chat_id: int, user_id: int, message_id: int, data: str, *, first_name: str = "Alice") -> None:
         """Inject an inline-button press on the bot's message ``message_id``."""
         self.inject({"callback_query": {
-            "id": str(next(self._next_message)), "chat_instance": "ci",
+            "id": str(next(self._next_query)), "chat_instance": "ci",
             "from": {"id": user_id, "is_bot": False, "first_name": first_name}, "data": data,
             "message": {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
                         "chat": {"id": chat_id, "type": "supergroup", "title": "Équipe"}, "text": "…"},
         }})
+
+    def edit(self, chat_id: int, user_id: int, message_id: int, text: str, *, first_name: str = "Awa") -> None:
+        """Inject an ``edited_message`` update: the user changed the text of ``message_id``."""
+        self.messages[(chat_id, message_id)] = Stored(False, text)
+        self.inject({"edited_message": {
+            "message_id": message_id, "date": int(time.time()) - 5, "edit_date": int(time.time()), "text": text,
+            "chat": {"id": chat_id, "type": "private", "first_name": first_name},
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name}}})
 
     def sent(self, method: str = "sendMessage", **where: Any) -> list[Call]:
         """Successful calls of ``method`` whose parameters match ``where``."""
@@ -146,8 +239,17 @@ class BotApiServer:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        call.result = await handler(params)
-        return web.json_response({"ok": True, "result": call.result})
+        try:
+            call.result = await handler(params)
+        except Refusal as exc:
+            call.status = 400
+            response = web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"},
+                                         status=400)
+        else:
+            response = web.json_response({"ok": True, "result": call.result})
+        if self.on_call is not None:
+            self.on_call(call)
+        return response
 
     async def _m_getMe(self, params: dict[str, Any]) -> Any:
         return BOT_USER
@@ -170,25 +272,67 @@ class BotApiServer:
                 break
         return list(self._updates)
 
-    def _message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    def _next_id(self, chat_id: int) -> int:
+        return next(self._next_ids.setdefault(chat_id, itertools.count(1000)))
+
+    def _message(self, params: dict[str, Any], text: str | None = None, **extra: Any) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
-        return {"message_id": next(self._next_message), "date": int(time.time()), "from": BOT_USER,
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}, **extra}
+        message_id = self._next_id(chat_id)
+        self.messages[(chat_id, message_id)] = Stored(True, text, _markup(params))
+        return {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                **({"text": text} if text is not None else {}), **extra}
+
+    def _editable(self, params: dict[str, Any]) -> tuple[tuple[int, int], Stored]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        stored = self.messages.get(key)
+        if stored is None:
+            raise Refusal("message to edit not found")
+        if not stored.from_bot:
+            raise Refusal("message can't be edited")
+        return key, stored
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
-        return self._message(params, text=str(params.get("text", "")))
+        check_text(params)
+        return self._message(params, str(params["text"]))
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        check_text(params, "caption")
         return self._message(params, photo=[{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}])
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
         return self._message(params, document={"file_id": "f", "file_unique_id": "u"})
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
-        return {**self._message(params, text=str(params.get("text", ""))), "message_id": int(params["message_id"])}
+        key, stored = self._editable(params)
+        if stored.text is None:
+            raise Refusal("there is no text in the message to edit")
+        text = str(params["text"])
+        check_text(params)
+        if (text, _markup(params)) == (stored.text, stored.markup):
+            raise Refusal("message is not modified: specified new message content and reply markup are exactly "
+                          "the same as a current content and reply markup of the message")
+        stored.text, stored.markup = text, _markup(params)
+        return {**self._reply(key), "text": text}
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
-        return {**self._message(params), "message_id": int(params["message_id"])}
+        key, stored = self._editable(params)
+        if _markup(params) == stored.markup:
+            raise Refusal("message is not modified: specified new message content and reply markup are exactly "
+                          "the same as a current content and reply markup of the message")
+        stored.markup = _markup(params)
+        return self._reply(key)
+
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if self.messages.pop(key, None) is None:
+            raise Refusal("message to delete not found")
+        return True
+
+    def _reply(self, key: tuple[int, int]) -> dict[str, Any]:
+        chat_id, message_id = key
+        return {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}}
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         return True
@@ -208,3 +352,8 @@ class BotApiServer:
         key = (int(params["chat_id"]), int(params["user_id"]))
         status = self.chat_members.get(key, "left")
         return {"status": status, "user": {"id": key[1], "is_bot": False, "first_name": "X"}}
+
+
+def _markup(params: dict[str, Any]) -> str:
+    markup = params.get("reply_markup")
+    return json.dumps(markup, sort_keys=True) if markup else ""
