@@ -45,6 +45,10 @@ def to_holder(botapi: BotApiServer) -> list[str]:
     return [str(c.params["text"]) for c in botapi.sent(chat_id=HOLDER)]
 
 
+def prompts(botapi: BotApiServer) -> list[Call]:
+    return [c for c in botapi.sent(chat_id=STAFF_CHAT) if "répondez à ce message" in str(c.params["text"])]
+
+
 def answers(botapi: BotApiServer, text: str) -> list[Call]:
     return [c for c in botapi.sent("answerCallbackQuery") if text in str(c.params.get("text", ""))]
 
@@ -87,11 +91,7 @@ async def test_email_question_edited_on_telegram_goes_out_by_smtp(tmp_path: Path
         draft_id, message_id, text = await posted(botapi)
         assert "e-mail" in text and "marie@asso.example" in text and "info-contact" in text
         botapi.press(STAFF_CHAT, BOB, message_id, f"g:{draft_id}:edit", first_name="Bob")
-        def prompts() -> list[Call]:
-            return [c for c in botapi.sent(chat_id=STAFF_CHAT) if "répondez à ce message" in str(c.params["text"])]
-
-        await wait_for(prompts)
-        prompt = prompts()[0]
+        prompt = (await wait_for(lambda: prompts(botapi)))[0]
         botapi.message(STAFF_CHAT, BOB, "Bonjour Marie, appelez-nous au 04 72 77 87 66. Bien à vous.",
                        first_name="Bob", chat_type="supergroup", reply_to=int(prompt.result["message_id"]))
         new_draft, new_message, new_text = await posted(botapi, 2)
@@ -126,7 +126,9 @@ async def test_double_press_and_strangers(tmp_path: Path, botapi: BotApiServer) 
         botapi.press(STAFF_CHAT, MALLORY, message_id, f"g:{draft_id}:send", first_name="Mallory")
         await wait_for(lambda: answers(botapi, "Réservé à l'équipe"))
         assert service.core.review.get(draft_id).state == "pending"
-        botapi.message(STAFF_CHAT, MALLORY, "Texte pirate", chat_type="supergroup", reply_to=message_id)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:edit", first_name="Alice")
+        prompt = int((await wait_for(lambda: prompts(botapi)))[0].result["message_id"])
+        botapi.message(STAFF_CHAT, MALLORY, "Texte pirate", chat_type="supergroup", reply_to=prompt)
         await wait_for(lambda: any("Seule l'équipe" in str(c.params["text"]) for c in botapi.sent(chat_id=STAFF_CHAT)))
         botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id + 1}:send")  # forged: another draft's id
         await wait_for(lambda: answers(botapi, "ne correspond pas"))
@@ -168,6 +170,16 @@ async def test_rate_limit_retry_after_is_honoured(tmp_path: Path, botapi: BotApi
     assert waited >= 1.5, "retried before retry_after"
     assert item["state"] == "sent" and item["attempts"] == 2
     assert len([t for t in to_holder(botapi) if "GIP" in t]) == 1
+
+
+async def test_acknowledgement_waits_out_a_429(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)):
+        botapi.fail("sendMessage", 429, retry_after=1)
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        await wait_for(lambda: any(c.method == "sendMessage" and c.status == 429 for c in botapi.calls))
+        await wait_for(lambda: any(t.startswith("Merci") for t in to_holder(botapi)))
+        await posted(botapi)
+    assert len([t for t in to_holder(botapi) if t.startswith("Merci")]) == 1
 
 
 async def test_photo_gets_a_polite_answer(tmp_path: Path, botapi: BotApiServer) -> None:
@@ -239,7 +251,7 @@ async def test_staff_are_warned_in_the_chat_once(tmp_path: Path, dovecot: Doveco
         db = service.core.db
         await wait_for(lambda: len(staff_posts(botapi)) == 3)
     lost = db.execute("SELECT id FROM messages WHERE external_id = '<w1@asso.example>'").fetchone()[0]
-    for sql in ("DELETE FROM desk_posts WHERE draft_id IN (SELECT id FROM drafts WHERE message_id = ?)",
+    for sql in ("DELETE FROM telegram_posts WHERE draft_id IN (SELECT id FROM drafts WHERE message_id = ?)",
                 "DELETE FROM drafts WHERE message_id = ?", "DELETE FROM message_sources WHERE message_id = ?",
                 "DELETE FROM messages WHERE id = ?"):
         db.execute(sql, [lost])  # as if it had been lost

@@ -1,8 +1,11 @@
 """Telegram: project holders write to the bot; approved answers go back as replies.
 
 Handlers stay thin: they turn an update into ``Incoming`` for the core, or into a call on the
-review core (see ``bot.desks.telegram``). The Application is started and stopped by ``run`` inside
-the service's own event loop (not ``run_polling``, which would block the IMAP reader).
+review core (see ``bot.desks.telegram``). What the bot says back (acknowledgements, command
+replies) is written down first and sent by the one posting loop (``deliver``, see
+``bot.channels.telegram_posts``), which also posts the staff desk's cards. The Application is
+started and stopped by ``run`` inside the service's own event loop (not ``run_polling``, which
+would block the IMAP reader).
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from telegram import ReplyParameters, Update
+from telegram import Bot, ReplyParameters, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..config import NetworkConfig, TelegramConfig
-from ..desks.telegram import StaffDesk, retry_after_s
 from ..errors import PermanentSendError, TransientSendError
 from ..health import Health
 from ..intake import Intake
@@ -28,6 +31,10 @@ from ..message import Incoming
 from ..outbox import OutboxItem
 from ..privacy import forget
 from ..waiting import sleep_or_stop
+from .telegram_posts import Gate, retry_after_s
+
+if TYPE_CHECKING:
+    from ..desks.telegram import StaffDesk
 
 log = logging.getLogger("guichet.telegram")
 
@@ -70,10 +77,14 @@ class TelegramTransport:
 
     channel = "telegram"
 
-    def __init__(self, bot_getter: Callable[[], object]) -> None:
+    def __init__(self, bot_getter: Callable[[], object], gate: Gate | None = None) -> None:
         self._bot = bot_getter
+        # Shared with the posting loop: a 429 anywhere holds every chat.
+        self.gate = gate or Gate()
 
     async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
+        if wait := self.gate.remaining():
+            raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s", retry_after=wait)
         bot = self._bot()
         chat_id = int(item.recipient)
         reply_to = int(item.in_reply_to.split(":")[1]) if ":" in item.in_reply_to else None
@@ -86,6 +97,7 @@ class TelegramTransport:
             for part in parts[1:]:
                 await bot.send_message(chat_id=chat_id, text=part)  # type: ignore[attr-defined]
         except RetryAfter as exc:
+            self.gate.hold(retry_after_s(exc))
             raise TransientSendError(f"Telegram rate limit: {exc}", retry_after=retry_after_s(exc)) from exc
         except (Forbidden, BadRequest, InvalidToken) as exc:
             raise PermanentSendError(f"Telegram refused: {exc}") from exc
@@ -108,10 +120,11 @@ class TelegramChannel:
         self.network = network
         self.intake = intake
         self.desk = desk
+        self.posts = desk.posts
         # Its own component: the desk's successes must not hide a getUpdates fault, nor the reverse.
         self.health = Health(desk.db, "telegram-updates", log)
         self.app = build_application(cfg)
-        private = filters.ChatType.PRIVATE
+        private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         self.app.add_handler(CommandHandler("start", self.start, filters=private))
         self.app.add_handler(CommandHandler(["aide", "help"], self.help, filters=private))
         self.app.add_handler(CommandHandler("oubli", self.forget, filters=private))
@@ -126,10 +139,16 @@ class TelegramChannel:
     def _now(self) -> dt.datetime:
         return dt.datetime.now(self.network.tz)
 
+    def _say(self, update: Update, kind: str, text: str) -> None:
+        """Answer a requester's message (HTML), through the posting loop; once per message."""
+        message = update.effective_message
+        assert message is not None
+        self.posts.want(message.chat_id, kind, text=text, key=f"{kind}:{message.chat_id}:{message.message_id}")
+
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start: who we are, what we help with, and that a person checks every answer."""
-        assert update.effective_message is not None
-        await update.effective_message.reply_html(
+        self._say(
+            update, "command",
             f"Bonjour ! Je suis l'assistant de <b>{html.escape(self.network.name)}</b>, le réseau régional de "
             "coopération et de solidarité internationale.\n\nPosez-moi votre question, par exemple sur :\n"
             f"{TOPICS}\n\nUn membre de l'équipe relit chaque réponse avant qu'elle vous soit envoyée. "
@@ -137,8 +156,8 @@ class TelegramChannel:
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/aide and /help: the topics."""
-        assert update.effective_message is not None
-        await update.effective_message.reply_html(
+        self._say(
+            update, "command",
             f"Je peux vous renseigner sur :\n{TOPICS}\n\nÉcrivez simplement votre question en une ou deux phrases. "
             "/oubli efface vos messages.")
 
@@ -146,7 +165,8 @@ class TelegramChannel:
         """/oubli: erase this person's messages and drafts; counts stay anonymous."""
         assert update.effective_message is not None and update.effective_user is not None
         count = forget(self.intake.db, "telegram", str(update.effective_user.id))
-        await update.effective_message.reply_text(
+        self._say(
+            update, "forget",
             "C'est fait : vos messages et les réponses préparées ont été effacés"
             f" ({count} demande(s)). Seul un décompte anonyme est conservé pour nos statistiques.")
 
@@ -162,39 +182,77 @@ class TelegramChannel:
             raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(), refs=refs, conversation=chat,
             received_at=message.date.astimezone(dt.UTC))
         taken = self.intake.take(incoming)
-        if taken.duplicate:
-            return
-        self.desk.wake()
+        if not taken.duplicate:
+            self.desk.wake()
         if in_office_hours(self._now(), self.network.office_hours):
             ack = "Merci, un membre de l'équipe vous répond rapidement."
         else:
             ack = "Merci ! L'équipe vous répondra dès le prochain jour ouvré."
-        await message.reply_text(ack)
+        # Keyed by the message: a redelivered update (crash before it was confirmed) is thanked once.
+        self.posts.want(chat, "ack", text=ack, reply_to=str(message.message_id), key=f"ack:{incoming.external_id}")
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, voice, documents, stickers: say what the bot can read."""
-        assert update.effective_message is not None
-        await update.effective_message.reply_text(
+        self._say(
+            update, "command",
             "Je ne sais lire que les messages écrits. Pouvez-vous taper votre question ? "
             "Pour nous envoyer un document, écrivez à l'adresse du réseau.")
 
     async def post_photo(self, path: Path, caption: str) -> None:
-        """Post an image (the monthly chart) to the staff chat."""
-        with open(path, "rb") as handle:
-            await self.app.bot.send_photo(self.cfg.staff_chat_id, photo=handle, caption=caption)
+        """Post an image (the monthly chart) to the staff chat (the scheduler retries a failure)."""
+        if wait := self.posts.gate.remaining():
+            raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s", retry_after=wait)
+        try:
+            with open(path, "rb") as handle:
+                await self.app.bot.send_photo(self.cfg.staff_chat_id, photo=handle, caption=caption)
+        except RetryAfter as exc:
+            self.posts.gate.hold(retry_after_s(exc))
+            raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll updates and run the staff desk until ``stop`` is set."""
+        """Poll updates and deliver posts until ``stop`` is set."""
         async with self.app:
             await self.app.start()
-            desk = asyncio.create_task(self.desk.run(self.app.bot, stop))
+            delivering = asyncio.create_task(self.deliver(self.app.bot, stop))
             try:
                 await self.poll(stop)
             finally:
                 if not stop.is_set():
-                    desk.cancel()  # polling failed: do not wait for a stop that may never come
-                await asyncio.gather(desk, return_exceptions=True)
+                    delivering.cancel()  # polling failed: do not wait for a stop that may never come
+                await asyncio.gather(delivering, return_exceptions=True)
                 await self.app.stop()
+
+    async def deliver(self, bot: Bot, stop: asyncio.Event) -> None:
+        """The posting loop: the staff desk's cards and every reply to requesters, until ``stop``.
+
+        Waits out a 429 whatever wakes it (a new message does not cut ``retry_after`` short);
+        other faults are retried with backoff. ``telegram`` in ``guichet status`` is ok only once
+        nothing is left waiting.
+        """
+        health = self.desk.health
+        delay = 1.0
+        while not stop.is_set():
+            await self.posts.gate.wait(stop)
+            if stop.is_set():
+                break
+            try:
+                self.desk.derive()
+                more = await self.posts.flush(bot, self.desk.render_post)
+            except RetryAfter as exc:
+                health.fault("rate limited", f"Telegram: rate limited, waiting {retry_after_s(exc):.0f}s "
+                                             f"({self.posts.waiting()} post(s) waiting)")
+                continue
+            except TelegramError as exc:
+                health.fault(type(exc).__name__, f"Telegram: {type(exc).__name__}: {exc}; "
+                                                 f"{self.posts.waiting()} post(s) waiting, retrying")
+                await sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            delay = 1.0
+            if more:
+                continue
+            health.ok()
+            await sleep_or_stop(stop, 1.0, wake=self.posts.wake)
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long-poll getUpdates; an update is confirmed (the next offset) only once it was processed.

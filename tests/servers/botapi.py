@@ -106,6 +106,7 @@ class Call:
     params: dict[str, Any]
     result: Any = None
     status: int = 200
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -1,0 +1,121 @@
+"""The Telegram staff desk: cards, prompts and decisions, through the loopback Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlite_utils
+
+from bot.migrations import MIGRATIONS
+from bot.store import migrate, now
+from tests.conftest import ALICE, BOB, HOLDER, STAFF_CHAT, wait_for
+from tests.servers.botapi import BotApiServer
+from tests.test_telegram import posted, prompts, running, staff_posts, tg_config, to_holder
+
+
+def staff_texts(botapi: BotApiServer) -> list[str]:
+    return [str(c.params["text"]) for c in botapi.sent(chat_id=STAFF_CHAT)]
+
+
+async def test_only_the_prompted_staff_member_edits_a_draft(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, message_id, _ = await posted(botapi)
+        drafted = service.core.review.get(draft_id).text
+        # A colleague answers the card in the chat: conversation, not a new draft.
+        botapi.message(STAFF_CHAT, BOB, "je m'en occupe demain", chat_type="supergroup", first_name="Bob",
+                       reply_to=message_id)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:edit", first_name="Alice")
+        prompt = int((await wait_for(lambda: prompts(botapi)))[0].result["message_id"])
+        assert service.core.review.get(draft_id).text == drafted  # updates are handled in order
+        botapi.message(STAFF_CHAT, BOB, "Bob répond à la place d'Alice", chat_type="supergroup", first_name="Bob",
+                       reply_to=prompt)
+        await wait_for(lambda: any("attend la réponse de Alice" in t for t in staff_texts(botapi)))
+        assert service.core.review.get(draft_id).text == drafted
+        botapi.message(STAFF_CHAT, ALICE, "Bonjour, l'adhésion se fait sur notre site.", chat_type="supergroup",
+                       first_name="Alice", reply_to=prompt)
+        _, new_message, text = await posted(botapi, 2)
+        assert "adhésion se fait sur notre site" in text
+        botapi.press(STAFF_CHAT, ALICE, new_message, f"g:{draft_id}:send", first_name="Alice")
+        await wait_for(lambda: any("notre site" in t for t in to_holder(botapi)))
+    assert not any("demain" in t or "Bob" in t for t in to_holder(botapi))
+
+
+async def test_429_on_the_modifier_prompt_answers_the_press(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)):
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, message_id, _ = await posted(botapi)
+        await wait_for(lambda: any(t.startswith("Merci") for t in to_holder(botapi)))
+        botapi.fail("sendMessage", 429, retry_after=1)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:edit", first_name="Alice")
+        await wait_for(lambda: botapi.sent("answerCallbackQuery"))  # the button does not keep spinning
+        await wait_for(lambda: prompts(botapi))  # and the prompt comes once Telegram allows it
+    refused = [c for c in botapi.calls if c.status == 429]
+    assert len(refused) == 1 and prompts(botapi)[0].at - refused[0].at >= 0.9
+
+
+async def test_edited_draft_is_reposted_after_a_429_even_across_a_restart(tmp_path: Path,
+                                                                        botapi: BotApiServer) -> None:
+    config = tg_config(tmp_path, botapi)
+    async with running(config) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, message_id, _ = await posted(botapi)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:edit", first_name="Alice")
+        prompt = int((await wait_for(lambda: prompts(botapi)))[0].result["message_id"])
+        botapi.fail("sendMessage", 429, retry_after=30)  # the new version meets a long rate limit
+        botapi.message(STAFF_CHAT, ALICE, "Bonjour, l'adhésion se fait sur notre site.", chat_type="supergroup",
+                       first_name="Alice", reply_to=prompt)
+        await wait_for(lambda: [c for c in botapi.calls if c.method == "sendMessage" and c.status == 429])
+        health = await wait_for(lambda: (row := service.core.db["health"].get("telegram")) and not row["ok"]
+                                and row)
+        assert "rate limited" in health["last_error"]  # `guichet status` does not say ok
+    assert len(staff_posts(botapi)) == 1
+    async with running(config):
+        _, new_message, text = await posted(botapi, 2)
+    assert "adhésion se fait sur notre site" in text and new_message != message_id
+    old = botapi.messages[(STAFF_CHAT, message_id)]
+    assert old.markup == "" and "Modifié par Alice" in str(old.text)  # the old card has no buttons left
+
+
+async def test_retry_after_holds_every_chat(tmp_path: Path, botapi: BotApiServer) -> None:
+    others = [HOLDER + 1, HOLDER + 2, HOLDER + 3]
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, _, _ = await posted(botapi)
+        await wait_for(lambda: any(t.startswith("Merci") for t in to_holder(botapi)))
+        botapi.fail("sendMessage", 429, retry_after=2)
+        botapi.message(others[0], others[0], "comment adhérer au réseau ?")  # its acknowledgement meets the 429
+        refused = (await wait_for(lambda: [c for c in botapi.calls if c.status == 429]))[0]
+        for chat in others[1:]:
+            botapi.message(chat, chat, "et pour le FONJEP ?")
+            await asyncio.sleep(0.2)
+        service.core.review.approve(draft_id, "terminal:alice")
+        service.outbox.wake()
+        await wait_for(lambda: all(any(str(c.params["text"]).startswith(("Merci", "Thank"))
+                                       for c in botapi.sent(chat_id=chat)) for chat in others), timeout=15)
+        await wait_for(lambda: any("GIP" in t for t in to_holder(botapi)), timeout=15)
+    after = [c for c in botapi.calls if c.method in ("sendMessage", "editMessageText") and c.at > refused.at]
+    assert min(c.at for c in after) - refused.at >= 1.9, "a new message cut the wait short"
+
+
+def test_an_old_desk_is_upgraded() -> None:
+    db = sqlite_utils.Database(memory=True)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, step in MIGRATIONS:
+        if name < "010":  # the database as the previous release left it
+            step(db)
+            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now()])
+    db.execute("INSERT INTO requests (channel, status, received_at, updated_at) VALUES ('telegram', 'open', ?, ?)",
+               [now(), now()])
+    db.execute("INSERT INTO messages (channel, external_id, request_id, received_at, stored_at) "
+               "VALUES ('telegram', '5:1', 1, ?, ?)", [now(), now()])
+    db.execute("INSERT INTO drafts (request_id, message_id, state, created_at) VALUES (1, 1, 'pending', ?)", [now()])
+    for message_id, kind in ((1001, "draft"), (1002, "prompt")):
+        db.execute("INSERT INTO desk_posts (draft_id, desk, chat_id, message_id, kind, state, posted_at) "
+                   "VALUES (1, 'telegram', '-100777', ?, ?, 'open', ?)", [str(message_id), kind, now()])
+    assert "010_telegram_posts" in migrate(db)
+    rows = [(r["message_id"], r["kind"], r["state"]) for r in db.query("SELECT * FROM telegram_posts ORDER BY id")]
+    # The card stays live; a prompt from before named no staff member, so it is closed.
+    assert rows == [("1001", "card", "open"), ("1002", "prompt", "closed")]
+    assert "desk_posts" not in db.table_names()
