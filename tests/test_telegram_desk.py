@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import sqlite_utils
 
+from bot.desks.telegram import card
+from bot.message import Incoming
 from bot.migrations import MIGRATIONS
+from bot.review import DraftView
 from bot.store import migrate, now
 from tests.conftest import ALICE, BOB, HOLDER, STAFF_CHAT, wait_for
-from tests.servers.botapi import BotApiServer
+from tests.servers.botapi import BotApiServer, utf16_len, visible_text
 from tests.test_telegram import posted, prompts, running, staff_posts, tg_config, to_holder
 
 
@@ -119,3 +123,81 @@ def test_an_old_desk_is_upgraded() -> None:
     # The card stays live; a prompt from before named no staff member, so it is closed.
     assert rows == [("1001", "card", "open"), ("1002", "prompt", "closed")]
     assert "desk_posts" not in db.table_names()
+
+
+# Fourteen questions in one message, with the characters that grow when escaped (&, <, >).
+TOPICS = ["adhérer au réseau", "le FONJEP", "un service civique", "le volontariat de solidarité internationale",
+          "la formation au cycle de projet", "une subvention pour un micro-projet", "l'éducation à la citoyenneté",
+          "un rendez-vous d'accompagnement", "des partenaires au Togo", "les fondations privées",
+          "le Corps européen de solidarité", "les agences de l'eau", "les fonds européens", "un stage à l'étranger"]
+LONG_QUESTION = " ".join(f"Q{i} -> notre asso <<Eau & Écoles>> (budget >= 5 000 € & < 15 000 €, R&D & suivi "
+                         f"<terrain>, 3 villages & 2 écoles) : que savoir sur {topic} ?"
+                         for i, topic in enumerate(TOPICS))
+# A staff member's long answer, pasted with its "&" and "<>" (an old card cut its </pre>).
+LONG_ANSWER = "Bonjour,\n\n" + "\n".join(f"{i}. Dépenses éligibles & non éligibles : <voir annexe {i}> R&D, "
+                                         "suivi & évaluation, frais de mission & de visa." for i in range(60))
+
+
+async def test_a_long_card_fits_and_the_full_text_is_one_tap_away(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, LONG_QUESTION)
+        draft_id, message_id, _ = await posted(botapi)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:edit", first_name="Alice")
+        prompt = int((await wait_for(lambda: prompts(botapi)))[0].result["message_id"])
+        botapi.message(STAFF_CHAT, ALICE, LONG_ANSWER, chat_type="supergroup", first_name="Alice", reply_to=prompt)
+        _, new_message, text = await posted(botapi, 2)
+        assert utf16_len(visible_text(text, "HTML")) <= 4096 and "Texte raccourci" in text
+        buttons = [b["callback_data"] for row in staff_posts(botapi)[1].params["reply_markup"]["inline_keyboard"]
+                   for b in row]
+        assert f"g:{draft_id}:full" in buttons
+        botapi.press(STAFF_CHAT, ALICE, new_message, f"g:{draft_id}:full", first_name="Alice")
+        botapi.press(STAFF_CHAT, ALICE, new_message, f"g:{draft_id}:full", first_name="Alice")  # a double tap
+        await wait_for(lambda: any("annexe 59>" in t for t in staff_texts(botapi)))
+        await asyncio.sleep(0.5)  # time for a second series, if the double tap had made one
+        full = "".join(staff_texts(botapi))  # cards are escaped HTML: a bare "<" is in the plain full texts only
+        assert full.count("annexe 59>") == 1 and full.count("Q13 -> notre asso <<Eau & Écoles>>") == 1
+        # The desk goes on: the next request's card is posted.
+        botapi.message(HOLDER + 1, HOLDER + 1, "comment adhérer au réseau ?")
+        await posted(botapi, 3)
+        assert service.core.review.get(draft_id).text == LONG_ANSWER
+
+
+async def test_a_card_telegram_refuses_is_marked_and_does_not_block_the_others(tmp_path: Path,
+                                                                               botapi: BotApiServer) -> None:
+    def email(number: int) -> Incoming:
+        return Incoming(channel="email", external_id=f"<r{number}@asso.example>", sender="marie@asso.example",
+                        sender_name="Marie", subject=f"Adhésion {number}", text="Comment adhérer au réseau ?",
+                        new_text="Comment adhérer au réseau ?", received_at=dt.datetime.now(dt.UTC))
+
+    async with running(tg_config(tmp_path, botapi)) as service:
+        await wait_for(lambda: botapi.sent("getUpdates"))
+        botapi.fail("sendMessage", 400)  # Telegram refuses the first card for good
+        refused = service.core.intake.take(email(1)).draft_id
+        service.telegram.desk.wake()  # type: ignore[union-attr]
+        await wait_for(lambda: any(c.status == 400 for c in botapi.calls))
+        service.core.intake.take(email(2))
+        service.telegram.desk.wake()  # type: ignore[union-attr]
+        await posted(botapi)
+        warning = await wait_for(lambda: [t for t in staff_texts(botapi) if "n'a pas pu être affiché" in t])
+        db = service.core.db
+        row = db.execute("SELECT state, error FROM telegram_posts WHERE draft_id = ? AND kind = 'card'",
+                         [refused]).fetchone()
+    assert f"Le brouillon {refused} n'a pas pu être affiché ici" in warning[0]
+    assert f"guichet drafts show {refused}" in warning[0]
+    assert tuple(row) == ("refused", "Injected 400")
+    assert len([c for c in botapi.calls if c.status == 400]) == 1  # not retried for ever
+    assert service.core.review.get(refused).state == "pending"  # still to decide, from another desk
+
+
+def test_every_card_fits_whatever_it_holds() -> None:
+    view = DraftView(id=1, state="pending", request_id=1, channel="email", requester="x@asso.example",
+                     requester_name="<b>&" * 80, subject="&" * 400, question=LONG_QUESTION * 3, slug=None,
+                     confidence=0.1, candidates=[{"slug": "a&b", "confidence": 0.2}],
+                     others=[f"autre & <{i}>" * 40 for i in range(13)], notes=["note & <x>" * 60] * 9,
+                     text="🙂&<" * 3000, edited=False, created_at="", decided_by=None, decided_at=None,
+                     appointment=False)
+    text, cut = card(view, {})
+    assert cut and utf16_len(visible_text(text, "HTML")) <= 4096 - 200 and text.endswith("en entier.")
+    short = card(DraftView(**{**view.__dict__, "question": "Bonjour ?", "text": "Oui.", "others": [], "notes": []}),
+                 {})
+    assert not short[1] and "<i>Bonjour ?</i>" in short[0] and "<pre>Oui.</pre>" in short[0]

@@ -24,6 +24,7 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from .. import notices
+from ..channels.telegram import split_text
 from ..channels.telegram_posts import Message, Posts, not_modified, retry_after_s, text_message
 from ..config import NetworkConfig, TelegramConfig
 from ..errors import AlreadyDecided, GuichetError, NotStaff
@@ -80,31 +81,59 @@ def fit(text: str, budget: int) -> tuple[str, bool]:
 
 
 def card(view: DraftView, entries: dict[str, Entry]) -> tuple[str, bool]:
-    """The staff card for a draft (HTML), and whether it was shortened."""
+    """The staff card for a draft (HTML that always fits a Telegram message with room for an outcome
+    line), and whether the question or the draft had to be shortened."""
     who = view.requester_name or view.requester
     if view.channel == "email" and view.requester_name:
         who = f"{view.requester_name} <{view.requester}>"
     lines = [f"📨 <b>Demande n°{view.request_id}</b> · {CHANNELS.get(view.channel, view.channel)} · "
-             f"brouillon {view.id}", f"<b>De :</b> {esc(trim(who, 120))}"]
+             f"brouillon {view.id}", f"<b>De :</b> {fit(who, 150)[0]}"]
     if view.subject:
-        lines.append(f"<b>Objet :</b> {esc(trim(view.subject, 150))}")
-    lines.append(f"<b>Question :</b>\n<i>{esc(trim(view.question, 700))}</i>")
+        lines.append(f"<b>Objet :</b> {fit(view.subject, 200)[0]}")
+    middle = []
     if view.slug:
         title = entries[view.slug].title if view.slug in entries else view.slug
-        lines.append(f"<b>Fiche :</b> {esc(view.slug)} — {esc(title)} (confiance {view.confidence or 0:.2f})")
+        middle.append(f"<b>Fiche :</b> {esc(view.slug)} — {fit(title, 150)[0]} (confiance {view.confidence or 0:.2f})")
     else:
         candidates = ", ".join(f"{c['slug']} {c['confidence']:.2f}" for c in view.candidates[:3]) or "aucun"
-        lines.append(f"⚠️ <b>À traiter à la main</b> (candidats : {esc(candidates)})")
-    lines += [f"📝 {esc(trim(note, 200))}" for note in view.notes]
-    lines += [f"➕ Autre question : {esc(trim(other, 200))}" for other in view.others]
+        middle.append(f"⚠️ <b>À traiter à la main</b> (candidats : {esc(candidates)})")
+    middle += [f"📝 {fit(note, 200)[0]}" for note in view.notes[:6]]
+    middle += [f"➕ Autre question : {fit(other, 160)[0]}" for other in view.others[:5]]
+    if len(view.others) > 5:
+        middle.append(f"➕ … et {len(view.others) - 5} autre(s) question(s)")
+    question_label, draft_label = "<b>Question :</b>\n<i>", "</i>"
+    draft_head, draft_tail = "<b>Brouillon :</b>\n<pre>", "</pre>"
+    fixed = "\n".join([*lines, question_label + draft_label, *middle])
+    room = LIMIT - RESERVE - size(fixed) - (size(draft_head + draft_tail) + 1 if view.text else 0)
+    question_need, draft_need = size(esc(view.question.strip())), size(esc((view.text or "").strip()))
+    # The draft is what staff approve: it gets two thirds when both are long, either takes what the other leaves.
+    question_room = min(question_need, max(room // 3, room - draft_need))
+    question, cut_question = fit(view.question, question_room)
+    parts = [*lines, f"{question_label}{question}{draft_label}", *middle]
+    cut_draft = False
     if view.text:
-        lines.append(f"<b>Brouillon :</b>\n<pre>{esc(trim(view.text, 2400))}</pre>")
-    return trim("\n".join(lines), 4000), False
+        draft, cut_draft = fit(view.text, room - size(question))
+        parts.append(f"{draft_head}{draft}{draft_tail}")
+    if cut_question or cut_draft:
+        parts.append("✂️ Texte raccourci : « Texte complet » le montre en entier.")
+    return "\n".join(parts), cut_question or cut_draft
 
 
 def render(view: DraftView, entries: dict[str, Entry]) -> str:
     """The staff card for a draft (HTML, under Telegram's 4,096 characters)."""
     return card(view, entries)[0]
+
+
+def full_parts(view: DraftView) -> list[str]:
+    """The question and the draft whole, in as many plain-text messages as they need."""
+    texts = [f"Question complète (demande n°{view.request_id}) :\n\n{view.question.strip()}"]
+    if view.text:
+        texts.append(f"Brouillon {view.id} complet :\n\n{view.text.strip()}")
+    parts = [part for text in texts for part in split_text(text, 3500)]
+    while any(size(part) > LIMIT for part in parts):  # characters outside the BMP count twice
+        parts = [half for part in parts for half in ((part,) if size(part) <= LIMIT else
+                                                     (part[:len(part) // 2], part[len(part) // 2:]))]
+    return parts
 
 
 def keyboard(view: DraftView, full: bool = False) -> InlineKeyboardMarkup:
@@ -156,6 +185,7 @@ class StaffDesk:
         self.staff = staff  # shared with the review core's is_staff
         self.chat_id = str(cfg.staff_chat_id)
         self.posts = Posts(db, cfg.staff_chat_id)
+        self.posts.on_refused = self._refused_post
         self._members: dict[int, tuple[bool, float]] = {}
         self.health = Health(db, "telegram", log)
 
@@ -236,12 +266,17 @@ class StaffDesk:
 
     def render_post(self, row: dict[str, Any]) -> Message | None:
         """How a post of the staff chat looks in its state (the posting loop sends or edits it so)."""
-        if row["kind"] not in ("card", "prompt"):
+        if row["kind"] not in ("card", "prompt", "full"):
             return text_message(row)
         view = self.review.get(row["draft_id"])
         if row["kind"] == "prompt":
             return self._prompt(row, view)
         state = row["state"]
+        if row["kind"] == "full":
+            parts = full_parts(view)
+            part = int(row["part"] or 0)
+            reply_to = int(row["reply_to"]) if row["reply_to"] else None
+            return Message(parts[part], parse_mode=None, reply_to=reply_to) if part < len(parts) else None
         if state == "erasing":
             return Message(f"🗑️ Demande n°{view.request_id} : effacée à la demande de la personne.")
         if state == "closing":
@@ -265,6 +300,14 @@ class StaffDesk:
             text = f"✏️ {mention}, répondez à ce message avec le texte à envoyer (brouillon {view.id})."
         reply_to = int(row["reply_to"]) if row["reply_to"] else None
         return Message(text, markup=ForceReply(selective=True), reply_to=reply_to)
+
+    def _refused_post(self, row: dict[str, Any], error: str) -> None:
+        """Telegram refused a post for good: staff hear about it (once) and the next posts go on."""
+        if row["kind"] in ("notice", "reply"):
+            return  # a warning about a warning could go on for ever
+        with self.db.atomic():
+            log_event(self.db, "telegram.refused", draft_id=row["draft_id"], draft=row["draft_id"], post=row["kind"],
+                      error=error)
 
     def outcome(self, view: DraftView) -> str:
         name = display_name(view.decided_by)
@@ -344,6 +387,11 @@ class StaffDesk:
             self.posts.want(self.chat_id, "prompt", draft_id=draft_id, actor=actor, purpose="edit",
                             reply_to=post["message_id"], key=f"prompt:{post['message_id']}:{actor_id(actor)}")
             return "Répondez au message qui apparaît avec le nouveau texte.", False
+        if action == "full":
+            for part in range(len(full_parts(view))):
+                self.posts.want(self.chat_id, "full", draft_id=draft_id, part=part, reply_to=post["message_id"],
+                                key=f"full:{post['message_id']}:{part}")
+            return "Le texte complet suit.", False
         if action.startswith("pick:"):
             self.review.choose(draft_id, actor, action[5:])
             self.wake()
