@@ -233,6 +233,12 @@ def m010_telegram_posts(db: sqlite_utils.Database) -> None:
     )
 
 
+def m011_telegram_interrupted(db: sqlite_utils.Database) -> None:
+    """A staff-chat post sent again after an interruption whose orphan was not found: once it has its
+    new id, the orphan is looked for just before it."""
+    db.execute("ALTER TABLE telegram_posts ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
@@ -241,4 +247,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("005_staff_notices", m005_staff_notices),
     ("006_message_sources", m006_message_sources),
     ("010_telegram_posts", m010_telegram_posts),
+    ("011_telegram_interrupted", m011_telegram_interrupted),
 ]

@@ -13,9 +13,9 @@ from bot.message import Incoming
 from bot.migrations import MIGRATIONS
 from bot.review import DraftView
 from bot.store import migrate, now
-from tests.conftest import ALICE, BOB, HOLDER, STAFF_CHAT, wait_for
+from tests.conftest import ALICE, BOB, HOLDER, MALLORY, STAFF_CHAT, wait_for
 from tests.servers.botapi import BotApiServer, utf16_len, visible_text
-from tests.test_telegram import posted, prompts, running, staff_posts, tg_config, to_holder
+from tests.test_telegram import answers, posted, prompts, running, staff_posts, tg_config, to_holder
 
 
 def staff_texts(botapi: BotApiServer) -> list[str]:
@@ -201,3 +201,24 @@ def test_every_card_fits_whatever_it_holds() -> None:
     short = card(DraftView(**{**view.__dict__, "question": "Bonjour ?", "text": "Oui.", "others": [], "notes": []}),
                  {})
     assert not short[1] and "<i>Bonjour ?</i>" in short[0] and "<pre>Oui.</pre>" in short[0]
+
+
+async def test_a_press_on_a_card_whose_id_was_never_heard_adopts_it(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, message_id, _ = await posted(botapi)
+        assert service.telegram is not None
+        service.telegram.posts.gate.hold(30)  # the posting loop waits: only a press can find the card
+        db = service.core.db
+        # As if the service had been killed between Telegram taking the card and hearing its id.
+        db.execute("UPDATE telegram_posts SET state = 'posting', message_id = NULL, after_message_id = ? "
+                   "WHERE kind = 'card'", [message_id])
+        botapi.press(STAFF_CHAT, MALLORY, message_id, f"g:{draft_id}:send", first_name="Mallory")
+        await wait_for(lambda: answers(botapi, "ne correspond pas"))
+        assert db.execute("SELECT state FROM telegram_posts WHERE kind = 'card'").fetchone()[0] == "posting"
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:send", first_name="Alice")
+        await wait_for(lambda: answers(botapi, "relisez"))  # adopted; what is on screen is checked first
+        row = db.execute("SELECT message_id, state FROM telegram_posts WHERE kind = 'card'").fetchone()
+        assert tuple(row) == (str(message_id), "refresh")
+        assert service.core.review.get(draft_id).state == "pending"
+    assert len(staff_posts(botapi)) == 1

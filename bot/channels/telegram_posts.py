@@ -6,8 +6,15 @@ edits them in order (``Posts.flush``). A Telegram fault delays a post, never los
 every chat for its ``retry_after`` (the ``Gate``), a 5xx or a timeout is retried, and a post that
 Telegram refuses for good (a 400) is marked and skipped, so it never blocks the ones after it.
 
-A post is marked ``posting`` before it is sent; one found ``posting`` by the next round was
-interrupted (a crash, a timeout) and is sent again.
+In the staff chat a post is marked ``posting``, with the highest message id known there, before
+it is sent. A crash or a timeout after Telegram took it leaves an orphan whose id we never heard:
+the next round looks for it by editing the few message ids after that mark (Telegram refuses an
+edit of anyone else's message, or of a message that does not exist) and adopts it, instead of
+posting it twice; a press on the orphan's buttons adopts it too (``Posts.adopt``). When no id was
+known in the chat yet (the very first post), the post is sent again and the orphan is looked for
+just before its new id, then edited (which proves it is ours) and deleted. In a
+requester's chat an interrupted acknowledgement is simply sent again: a second "Merci" is
+harmless, a lost one is not (answers, in the outbox, are at most once).
 """
 
 from __future__ import annotations
@@ -130,6 +137,17 @@ class Posts:
         return one(self.db, "SELECT * FROM telegram_posts WHERE chat_id = ? AND message_id = ?",
                    [str(chat_id), str(message_id)])
 
+    def adopt(self, chat_id: int | str, message_id: int, draft_id: int) -> dict[str, Any] | None:
+        """A press on a card we never heard the id of (posted, then a crash): it is that draft's
+        interrupted card. Its id is recorded and it is refreshed; None when there is no such card."""
+        row = one(self.db, "SELECT * FROM telegram_posts WHERE chat_id = ? AND draft_id = ? AND kind = 'card' "
+                           "AND state = 'posting' AND message_id IS NULL ORDER BY id LIMIT 1", [str(chat_id), draft_id])
+        if row is None or not self._set(row["id"], "posting", state="refresh", message_id=str(message_id)):
+            return None
+        log.warning("telegram post %s: found again as message %s (a press on it)", row["id"], message_id)
+        self.wake.set()
+        return self.find(chat_id, message_id)
+
     def seen(self, chat_id: int | str, message_id: int) -> None:
         """A message id seen in a chat (an update): an orphan of ours can only come after it."""
         chat = str(chat_id)
@@ -201,6 +219,34 @@ class Posts:
             raise
         # Recorded before anything else can fail.
         self._posted(row, "posting", sent.message_id, message)
+        if row["interrupted"]:
+            await self._clear_orphan(bot, row, sent.message_id)
+
+    async def _clear_orphan(self, bot: Bot, row: dict[str, Any], message_id: int) -> None:
+        """Best effort: an orphan left unrecorded is harmless (its buttons are refused), only clutter."""
+        chat = int(row["chat_id"])
+        known = self._known(row["chat_id"])
+        try:
+            for candidate in range(message_id - 1, max(message_id - PROBE, 0), -1):
+                if candidate in known:
+                    continue
+                try:
+                    await bot.edit_message_text("↪️ Doublon (envoi interrompu) : voir le message suivant.", chat_id=chat,
+                                                message_id=candidate)
+                except BadRequest as exc:
+                    if not not_modified(exc):
+                        continue  # not ours, or gone
+                log.warning("telegram post %s: its interrupted first copy, message %s, is removed", row["id"],
+                            candidate)
+                await bot.delete_message(chat, candidate)
+                break
+        except TelegramError as exc:
+            log.info("telegram post %s: interrupted copy not removed: %s", row["id"], exc)
+        self.db.execute("UPDATE telegram_posts SET interrupted = 0 WHERE id = ?", [row["id"]])
+
+    def _known(self, chat: str) -> set[int]:
+        return {int(r["message_id"]) for r in self.db.query(
+            "SELECT message_id FROM telegram_posts WHERE chat_id = ? AND message_id IS NOT NULL", [chat])}
 
     def _posted(self, row: dict[str, Any], expected: str, message_id: int, message: Message) -> None:
         state = "open" if row["kind"] in ("card", "prompt") else "sent"
@@ -213,7 +259,26 @@ class Posts:
             self.forget_chat(row["chat_id"])
 
     async def _recover(self, bot: Bot, row: dict[str, Any], message: Message) -> None:
-        self._set(row["id"], "posting", state="wanted")  # interrupted: send it again
+        if row["chat_id"] != self.staff_chat:
+            self._set(row["id"], "posting", state="wanted")  # at least once: send the acknowledgement again
+            return
+        known = self._known(row["chat_id"])
+        start = int(row["after_message_id"] or 0)
+        keyboard = message.markup if isinstance(message.markup, InlineKeyboardMarkup) else None
+        for candidate in range(start + 1, start + PROBE + 1) if start else ():
+            if candidate in known:
+                continue
+            try:
+                await bot.edit_message_text(message.text, chat_id=int(row["chat_id"]), message_id=candidate,
+                                            parse_mode=message.parse_mode, reply_markup=keyboard)
+            except BadRequest as exc:
+                if not not_modified(exc):
+                    continue  # someone else's message, a deleted one, or none yet
+            log.warning("telegram post %s: found again as message %s after an interruption", row["id"], candidate)
+            self._posted(row, "posting", candidate, message)
+            return
+        # Not found after the last known id (or none was known): post it now, then look just before it.
+        self._set(row["id"], "posting", state="wanted", interrupted=1)
 
     async def _edit(self, bot: Bot, row: dict[str, Any], message: Message) -> None:
         keyboard = message.markup if isinstance(message.markup, InlineKeyboardMarkup) else None

@@ -357,6 +357,8 @@ class StaffDesk:
         self.posts.seen(self.chat_id, message.message_id)
         draft_id, action = int(found.group(1)), found.group(2)
         post = self.posts.find(self.chat_id, message.message_id)
+        if post is None and await self.is_staff(bot, user.id):
+            post = self.posts.adopt(self.chat_id, message.message_id, draft_id)
         if post is None or post["draft_id"] != draft_id or post["kind"] != "card":
             self._refuse(user.id, "button for another draft", data=query.data)
             return "Ce bouton ne correspond pas à ce brouillon.", True
