@@ -222,3 +222,29 @@ async def test_a_press_on_a_card_whose_id_was_never_heard_adopts_it(tmp_path: Pa
         assert tuple(row) == (str(message_id), "refresh")
         assert service.core.review.get(draft_id).state == "pending"
     assert len(staff_posts(botapi)) == 1
+
+
+async def test_a_hand_written_answer_goes_to_the_telegram_requester(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        asked = botapi.message(HOLDER, HOLDER, "quelle est la recette du mafé ?")  # nothing in the base
+        draft_id, message_id, _ = await posted(botapi)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:hand", first_name="Alice")
+        prompt = (await wait_for(lambda: [c for c in botapi.sent(chat_id=STAFF_CHAT)
+                                          if "réponse à envoyer" in str(c.params["text"])]))[0]
+        assert prompt.params["reply_markup"]["force_reply"] and f"tg://user?id={ALICE}" in prompt.params["text"]
+        botapi.message(STAFF_CHAT, ALICE, "Bonjour Awa, nous ne donnons pas de recettes, mais la Maison des "
+                       "solidarités anime un atelier cuisine.", chat_type="supergroup", first_name="Alice",
+                       reply_to=int(prompt.result["message_id"]))
+        answer = (await wait_for(lambda: [c for c in botapi.sent(chat_id=HOLDER)
+                                          if "atelier cuisine" in str(c.params["text"])]))[0]
+        await wait_for(lambda: any("Réponse de Alice en route" in t for t in staff_texts(botapi)))
+        db = service.core.db
+        await wait_for(lambda: db["requests"].get(1)["status"] == "answered")
+        request = db["requests"].get(1)
+        # A second reply to the same prompt sends nothing more.
+        botapi.message(STAFF_CHAT, ALICE, "Et une seconde réponse ?", chat_type="supergroup", first_name="Alice",
+                       reply_to=int(prompt.result["message_id"]))
+        await wait_for(lambda: any("a déjà servi" in t for t in staff_texts(botapi)))
+    assert answer.params["reply_parameters"]["message_id"] == asked
+    assert request["outcome"] == "answered_by_hand" and request["decided_by"] == f"telegram:{ALICE}:Alice"
+    assert len([t for t in to_holder(botapi) if "atelier cuisine" in t]) == 1

@@ -27,11 +27,11 @@ from .. import notices
 from ..channels.telegram import split_text
 from ..channels.telegram_posts import Message, Posts, not_modified, retry_after_s, text_message
 from ..config import NetworkConfig, TelegramConfig
-from ..errors import AlreadyDecided, GuichetError, NotStaff
+from ..errors import AlreadyDecided, GuichetError, NotStaff, ReviewError
 from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
-from ..store import log_event
+from ..store import log_event, one
 
 log = logging.getLogger("guichet.desk")
 
@@ -383,6 +383,9 @@ class StaffDesk:
                 self.review.ignore(draft_id, actor)
             else:
                 self.review.reject(draft_id, actor)
+                # The answer can be written here too, whatever channel it leaves by.
+                self.posts.want(self.chat_id, "prompt", draft_id=draft_id, actor=actor, purpose="answer",
+                                reply_to=post["message_id"], key=f"answer:{post['message_id']}:{actor_id(actor)}")
             self.wake()
             return "C'est noté.", False
         if action == "edit":
@@ -409,8 +412,9 @@ class StaffDesk:
         return ("Choisissez une autre fiche." if action == "other" else ""), False
 
     async def staff_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A reply to the bot's prompt, by the staff member who pressed the button: the new draft text.
-        Any other message in the staff chat, replies to cards included, is the team's own conversation."""
+        """A reply to the bot's prompt, by the staff member who pressed the button: the new draft text
+        (Modifier) or the answer to send (Répondre moi-même). Any other message in the staff chat,
+        replies to cards included, is the team's own conversation."""
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None
         self.posts.seen(self.chat_id, message.message_id)
@@ -436,18 +440,30 @@ class StaffDesk:
             return
         actor = actor_for(user.id, user.first_name)
         try:
-            self._use(prompt, actor, message.text or "")
+            done = self._use(prompt, actor, message.text or "")
         except AlreadyDecided as exc:
             say(f"Ce brouillon est déjà traité ({esc(exc.state)}).")
         except GuichetError as exc:
             say(esc(exc))
         else:
             self.db.execute("UPDATE telegram_posts SET state = 'closed' WHERE id = ?", [prompt["id"]])
+            if done:
+                say(done)
         self.wake()
 
-    def _use(self, prompt: dict[str, Any], actor: str, text: str) -> None:
+    def _use(self, prompt: dict[str, Any], actor: str, text: str) -> str | None:
+        """Apply a reply to a prompt; returns what to tell the chat, if anything."""
         draft_id = prompt["draft_id"]
+        if prompt["purpose"] == "answer":
+            view = self.review.get(draft_id)
+            request = one(self.db, "SELECT status FROM requests WHERE id = ?", [view.request_id])
+            if request is None or request["status"] != "by_hand":
+                raise ReviewError(f"La demande n°{view.request_id} n'attend plus de réponse à la main.")
+            self.review.answer(view.request_id, actor, text)
+            return (f"✍️ Réponse de {esc(display_name(actor))} en route vers la personne "
+                    f"({CHANNELS.get(view.channel, view.channel)}, demande n°{view.request_id}).")
         view = self.review.edit(draft_id, actor, text)
         # The old card loses its buttons and the new version is posted below it (a new card).
         self.db.execute("UPDATE telegram_posts SET state = 'stale', actor = ? WHERE draft_id = ? AND kind = 'card' "
                         "AND state IN ('open', 'refresh')", [actor, view.id])
+        return None
