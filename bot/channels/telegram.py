@@ -45,6 +45,8 @@ TOPICS = (
     "• <b>accompagnement</b> : rendez-vous, partenaires, adhésion, information pays…"
 )
 MAX_TEXT = 4096
+# A rate limit about to end is waited out by the outbox's Telegram transport rather than retried later.
+SHORT_WAIT = 5.0
 
 
 def build_application(cfg: TelegramConfig) -> Application:  # type: ignore[type-arg]
@@ -84,7 +86,9 @@ class TelegramTransport:
 
     async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
         if wait := self.gate.remaining():
-            raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s", retry_after=wait)
+            if wait > SHORT_WAIT:
+                raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s", retry_after=wait)
+            await asyncio.sleep(wait)  # the item was due about when the gate opens: no need for another round
         bot = self._bot()
         chat_id = int(item.recipient)
         reply_to = int(item.in_reply_to.split(":")[1]) if ":" in item.in_reply_to else None
