@@ -213,10 +213,33 @@ async def test_forget_me(tmp_path: Path, botapi: BotApiServer) -> None:
         db = service.core.db
         message = db.execute("SELECT text, sender, (SELECT count(*) FROM message_sources) FROM messages").fetchone()
         request = db["requests"].get(1)
-        await wait_for(lambda: any("Effacé" in str(c.params["text"]) for c in botapi.sent("editMessageText")))
+        await wait_for(lambda: any("effacée" in str(c.params["text"]) for c in botapi.sent("editMessageText")))
     assert tuple(message) == (None, None, 0)
     assert request["requester"] is None and request["status"] == "forgotten"
     assert request["received_at"]  # the anonymous row still counts
+
+
+async def test_forget_me_leaves_no_id_and_no_text_anywhere(tmp_path: Path, botapi: BotApiServer) -> None:
+    person = 987_654_321  # an id no timestamp or counter of the test can contain
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(person, person, "comment adhérer au réseau ? je suis Awa Diallo, 06 12 34 56 78")
+        draft_id, answered, _ = await posted(botapi)
+        botapi.press(STAFF_CHAT, ALICE, answered, f"g:{draft_id}:send", first_name="Alice")
+        await wait_for(lambda: any("GIP" in str(c.params["text"]) for c in botapi.sent(chat_id=person)))
+        botapi.message(person, person, "et le FONJEP, 07 98 76 54 32 ?")  # a follow-up, still pending
+        _, pending, _ = await posted(botapi, 2)
+        botapi.message(person, person, "/oubli")
+        await wait_for(lambda: any("effacés" in str(c.params["text"]) for c in botapi.sent(chat_id=person)))
+        cards = [botapi.messages[(STAFF_CHAT, m)] for m in (answered, pending)]
+        await wait_for(lambda: all("effacé" in str(card.text).lower() for card in cards))
+        db = service.core.db
+        await wait_for(lambda: not db.execute("SELECT count(*) FROM telegram_posts WHERE chat_id = ?",
+                                              [str(person)]).fetchone()[0])
+        dump = json.dumps({table: list(db[table].rows) for table in db.table_names()}, default=str)
+    for trace in (str(person), "Diallo", "06 12 34", "98 76 54"):
+        assert trace not in dump, trace
+        assert not [m for (chat, _), m in botapi.messages.items() if chat == STAFF_CHAT and trace in str(m.text)]
+    assert all(card.markup == "" for card in cards)
 
 
 async def test_no_match_is_posted_for_hand_answer(tmp_path: Path, botapi: BotApiServer) -> None:

@@ -36,6 +36,7 @@ from telegram import Bot, ForceReply, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from ..privacy import forget_chat
 from ..store import now, one
 from ..waiting import sleep_or_stop
 
@@ -196,6 +197,8 @@ class Posts:
                 await self._send(bot, row, message)
             elif row["state"] == "posting":
                 await self._recover(bot, row, message)
+            elif row["message_id"] is None:  # never shown (an interrupted post found no more): nothing to edit
+                self._set(row["id"], row["state"], state="cancelled")
             else:
                 await self._edit(bot, row, message)
         except RetryAfter as exc:
@@ -256,7 +259,7 @@ class Posts:
             self.db.execute("UPDATE telegram_posts SET message_id = ?, shown = ?, posted_at = ? WHERE id = ?",
                             [str(message_id), message.fingerprint(), now(), row["id"]])
         if row["kind"] == "forget":
-            self.forget_chat(row["chat_id"])
+            forget_chat(self.db, row["chat_id"])
 
     async def _recover(self, bot: Bot, row: dict[str, Any], message: Message) -> None:
         if row["chat_id"] != self.staff_chat:
@@ -298,14 +301,11 @@ class Posts:
             return
         self._set(row["id"], row["state"], state="refused", error=error[:300])
         log.warning("telegram post %s (%s) refused by Telegram for good: %s", row["id"], row["kind"], error)
+        if row["kind"] == "forget":
+            forget_chat(self.db, row["chat_id"])
         if row["chat_id"] == self.staff_chat:
             self.on_refused(row, error)
 
-    def forget_chat(self, chat_id: str) -> None:
-        """Nothing left that names this chat: unsent posts are dropped, the others keep no id or text."""
-        self.db.execute("UPDATE telegram_posts SET state = CASE WHEN state IN ('wanted', 'posting') THEN 'cancelled' "
-                        "ELSE state END, chat_id = 'erased:' || id, text = NULL, key = NULL WHERE chat_id = ?",
-                        [chat_id])
 
 
 def _about_the_chat(exc: TelegramError) -> bool:
