@@ -293,3 +293,52 @@ async def test_staff_are_warned_in_the_chat_once(tmp_path: Path, dovecot: Doveco
         polls = len([c for c in botapi.calls if c.method == "getUpdates"])
         await wait_for(lambda: len([c for c in botapi.calls if c.method == "getUpdates"]) > polls + 1)
     assert len(warnings()) == 1
+
+
+async def test_a_photo_with_a_caption_is_a_question(tmp_path: Path, botapi: BotApiServer) -> None:
+    photo = [{"file_id": "p", "file_unique_id": "u", "width": 90, "height": 90, "file_size": 2048}]
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, None, photo=photo, caption="comment adhérer au réseau ?")
+        _, _, text = await posted(botapi)
+        message = service.core.db["messages"].get(1)
+    assert "acc-adhesion" in text and "comment adhérer au réseau ?" in text and "photo" in text
+    assert message["text"] == "comment adhérer au réseau ?"
+    assert json.loads(message["attachments"])[0]["content_type"] == "image/jpeg"
+    assert not [t for t in to_holder(botapi) if "messages écrits" in t]
+
+
+async def test_an_edit_before_review_replaces_the_question(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        asked = botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        first, first_card, _ = await posted(botapi)
+        botapi.edit(HOLDER, HOLDER, asked, "pardon : comment faire un service civique à l'étranger ?")
+        second, _, text = await posted(botapi, 2)
+        assert "vol-service-civique" in text and "service civique" in text
+        await wait_for(lambda: "Remplacé" in str(botapi.messages[(STAFF_CHAT, first_card)].text))
+        review = service.core.review
+        assert review.get(first).state == "superseded" and review.get(second).question.startswith("pardon")
+        again = botapi.edit(HOLDER, HOLDER, asked, "pardon : comment faire un service civique à l'étranger ?")
+        await wait_for(lambda: botapi.handled(again))  # the same edit delivered twice changes nothing
+        assert review.get(second).state == "pending"
+        # Once staff have decided, an edit is a message of its own (a follow-up), not a rewrite of history.
+        review.approve(second, "terminal:alice")
+        botapi.edit(HOLDER, HOLDER, asked, "et au Canada ?")
+        _, _, third = await posted(botapi, 3)
+        db = service.core.db
+        texts = [r["text"] for r in db.query("SELECT text FROM messages WHERE direction = 'in' ORDER BY id")]
+    assert "et au Canada ?" in third and len(staff_posts(botapi)) == 3
+    assert texts == ["pardon : comment faire un service civique à l'étranger ?", "et au Canada ?"]
+    assert db["requests"].count == 1
+
+
+async def test_requesters_get_a_command_menu_and_an_acknowledgement_in_their_language(
+        tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)):
+        botapi.message(HOLDER, HOLDER, "Hello, how can we apply for the volunteering programme with our NGO?")
+        await wait_for(lambda: to_holder(botapi))
+        await wait_for(lambda: len(botapi.sent("setMyCommands")) == 2)
+    assert to_holder(botapi)[0].startswith("Thank you")
+    menus = {c.params.get("language_code", ""): c for c in botapi.sent("setMyCommands")}
+    assert [c["command"] for c in menus[""].params["commands"]] == ["start", "aide", "oubli"]
+    assert [c["command"] for c in menus["en"].params["commands"]] == ["start", "help", "oubli"]
+    assert all(c.params["scope"] == {"type": "all_private_chats"} for c in menus.values())

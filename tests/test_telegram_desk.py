@@ -248,3 +248,25 @@ async def test_a_hand_written_answer_goes_to_the_telegram_requester(tmp_path: Pa
     assert answer.params["reply_parameters"]["message_id"] == asked
     assert request["outcome"] == "answered_by_hand" and request["decided_by"] == f"telegram:{ALICE}:Alice"
     assert len([t for t in to_holder(botapi) if "atelier cuisine" in t]) == 1
+
+
+async def test_other_entry_takes_its_own_confidence_and_a_double_tap_is_answered(tmp_path: Path,
+                                                                                botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "on voudrait partir quelques semaines aider un projet cet été")
+        draft_id, message_id, _ = await posted(botapi)
+        before = service.core.review.get(draft_id)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:other")
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:other")  # a double tap
+        await wait_for(lambda: len(botapi.sent("answerCallbackQuery")) == 2)  # no button left spinning
+        swaps = [c.status for c in botapi.calls if c.method == "editMessageReplyMarkup"]
+        assert swaps == [200, 400]  # "message is not modified", taken as done
+        chosen = next(c for c in before.candidates if c["slug"] != before.slug)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:pick:{chosen['slug']}")
+        await wait_for(lambda: service.core.review.get(draft_id).slug == chosen["slug"])
+        await wait_for(lambda: f"(confiance {chosen['confidence']:.2f})" in str(botapi.messages[(STAFF_CHAT,
+                                                                                                message_id)].text))
+        view = service.core.review.get(draft_id)
+        request = service.core.db["requests"].get(view.request_id)
+    assert view.confidence == chosen["confidence"] != before.confidence
+    assert request["confidence"] == chosen["confidence"]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telegram import Bot, ReplyParameters, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Message, ReplyParameters, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -27,7 +27,8 @@ from ..config import NetworkConfig, TelegramConfig
 from ..errors import PermanentSendError, TransientSendError
 from ..health import Health
 from ..intake import Intake
-from ..message import Incoming
+from ..matching.prepare import detect_language
+from ..message import Attachment, Incoming
 from ..outbox import OutboxItem
 from ..privacy import forget
 from ..waiting import sleep_or_stop
@@ -45,6 +46,12 @@ TOPICS = (
     "• <b>accompagnement</b> : rendez-vous, partenaires, adhésion, information pays…"
 )
 MAX_TEXT = 4096
+# The command menu of private chats, by client language ("" for every other language).
+COMMANDS = {
+    "": [("start", "Présentation et exemples de questions"), ("aide", "Les sujets sur lesquels je renseigne"),
+         ("oubli", "Effacer mes messages")],
+    "en": [("start", "What this bot does"), ("help", "Topics I can help with"), ("oubli", "Erase my messages")],
+}
 # A rate limit about to end is waited out by the outbox's Telegram transport rather than retried later.
 SHORT_WAIT = 5.0
 
@@ -61,6 +68,29 @@ def in_office_hours(now: dt.datetime, office_hours: str) -> bool:
     start, _, end = office_hours.partition("-")
     opens, closes = dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
     return now.weekday() < 5 and opens <= now.time() <= closes
+
+
+def acknowledgement(text: str, now: dt.datetime, office_hours: str, *, attachment: bool = False) -> str:
+    """What the person is told at once, in their language (English or French)."""
+    soon = in_office_hours(now, office_hours)
+    if detect_language(text) == "en":
+        said = ("Thank you, a member of the team will answer you shortly." if soon else
+                "Thank you! The team will answer you on the next working day.")
+        return said + (" (I cannot read attachments: only your caption was passed on.)" if attachment else "")
+    said = ("Merci, un membre de l'équipe vous répond rapidement." if soon else
+            "Merci ! L'équipe vous répondra dès le prochain jour ouvré.")
+    return said + (" (Je ne lis pas les pièces jointes : seule votre légende a été transmise.)" if attachment else "")
+
+
+def attachments(message: Message) -> list[Attachment]:
+    """The file sent with a caption, recorded (never read)."""
+    found = message.effective_attachment
+    if not found:
+        return []
+    item = found[-1] if isinstance(found, tuple) else found  # a photo comes in several sizes: the largest
+    name = getattr(item, "file_name", None) or ("photo.jpg" if message.photo else type(item).__name__.lower())
+    kind = getattr(item, "mime_type", None) or ("image/jpeg" if message.photo else "application/octet-stream")
+    return [Attachment(name, kind, getattr(item, "file_size", None) or 0)]
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -129,11 +159,14 @@ class TelegramChannel:
         self.health = Health(desk.db, "telegram-updates", log)
         self.app = build_application(cfg)
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+        written = (filters.TEXT | filters.CAPTION) & ~filters.COMMAND
         self.app.add_handler(CommandHandler("start", self.start, filters=private))
         self.app.add_handler(CommandHandler(["aide", "help"], self.help, filters=private))
         self.app.add_handler(CommandHandler("oubli", self.forget, filters=private))
-        self.app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.question))
-        self.app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, self.not_text))
+        self.app.add_handler(MessageHandler(private & written, self.question))
+        self.app.add_handler(MessageHandler(private & ~written & ~filters.COMMAND, self.not_text))
+        self.app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE & written,
+                                            self.edited))
         desk.attach(self.app)
 
     @property
@@ -175,25 +208,40 @@ class TelegramChannel:
             f" ({count} demande(s)). Seul un décompte anonyme est conservé pour nos statistiques.")
 
     async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Any text: stored first, matched, drafted, queued for staff; the person is told."""
-        message, user = update.effective_message, update.effective_user
-        assert message is not None and user is not None and message.text is not None
-        chat = str(message.chat_id)
+        """Any text, or a file's caption: stored first, matched, drafted, queued for staff; the person is told."""
+        message = update.effective_message
+        assert message is not None
+        self._take(message, f"{message.chat_id}:{message.message_id}")
+
+    async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited message: before staff decide, it replaces the question (drafted again); once they
+        have, the new wording is a message of its own, as a follow-up."""
+        message = update.effective_message
+        assert message is not None
+        text = message.text or message.caption or ""
+        if self.intake.replace("telegram", f"{message.chat_id}:{message.message_id}", text) is not None:
+            self.desk.wake()
+            return
+        stamp = int((message.edit_date or message.date).timestamp())
+        self._take(message, f"{message.chat_id}:{message.message_id}:edit:{stamp}")
+
+    def _take(self, message: Message, external_id: str) -> None:
+        user = message.from_user
+        assert user is not None
+        chat, text, files = str(message.chat_id), message.text or message.caption or "", attachments(message)
         refs = [f"{chat}:{message.reply_to_message.message_id}"] if message.reply_to_message else []
         incoming = Incoming(
-            channel="telegram", external_id=f"{chat}:{message.message_id}", sender=str(user.id),
-            sender_name=user.full_name, text=message.text, new_text=message.text, reply_to=chat,
-            raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(), refs=refs, conversation=chat,
-            received_at=message.date.astimezone(dt.UTC))
+            channel="telegram", external_id=external_id, sender=str(user.id), sender_name=user.full_name,
+            text=text, new_text=text, reply_to=chat, raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(),
+            refs=refs, conversation=chat, received_at=message.date.astimezone(dt.UTC), attachments=files,
+            problems=[f"pièce jointe non lue ({f.filename}) : seule la légende est lue" for f in files])
         taken = self.intake.take(incoming)
         if not taken.duplicate:
             self.desk.wake()
-        if in_office_hours(self._now(), self.network.office_hours):
-            ack = "Merci, un membre de l'équipe vous répond rapidement."
-        else:
-            ack = "Merci ! L'équipe vous répondra dès le prochain jour ouvré."
         # Keyed by the message: a redelivered update (crash before it was confirmed) is thanked once.
-        self.posts.want(chat, "ack", text=ack, reply_to=str(message.message_id), key=f"ack:{incoming.external_id}")
+        self.posts.want(chat, "ack", text=acknowledgement(text, self._now(), self.network.office_hours,
+                                                          attachment=bool(files)),
+                        reply_to=str(message.message_id), key=f"ack:{external_id}")
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, voice, documents, stickers: say what the bot can read."""
@@ -235,11 +283,13 @@ class TelegramChannel:
         """
         health = self.desk.health
         delay = 1.0
+        commands = False
         while not stop.is_set():
             await self.posts.gate.wait(stop)
             if stop.is_set():
                 break
             try:
+                commands = commands or await self.set_commands(bot)
                 self.desk.derive()
                 more = await self.posts.flush(bot, self.desk.render_post)
             except RetryAfter as exc:
@@ -257,6 +307,18 @@ class TelegramChannel:
                 continue
             health.ok()
             await sleep_or_stop(stop, 1.0, wake=self.posts.wake)
+
+    async def set_commands(self, bot: Bot) -> bool:
+        """The command menu requesters see in a private chat (French, and English for English clients).
+
+        True once done, or once Telegram refused it for good (logged: the bot works without it)."""
+        try:
+            for language, commands in COMMANDS.items():
+                await bot.set_my_commands([BotCommand(name, text) for name, text in commands],
+                                          scope=BotCommandScopeAllPrivateChats(), language_code=language)
+        except (BadRequest, InvalidToken) as exc:
+            log.warning("command menu not set: %s", exc)
+        return True
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long-poll getUpdates; an update is confirmed (the next offset) only once it was processed.
@@ -293,4 +355,3 @@ class TelegramChannel:
             for update in updates:
                 await self.app.process_update(update)
                 offset = update.update_id + 1
-

@@ -93,7 +93,8 @@ def card(view: DraftView, entries: dict[str, Entry]) -> tuple[str, bool]:
     middle = []
     if view.slug:
         title = entries[view.slug].title if view.slug in entries else view.slug
-        middle.append(f"<b>Fiche :</b> {esc(view.slug)} — {fit(title, 150)[0]} (confiance {view.confidence or 0:.2f})")
+        how = f"confiance {view.confidence:.2f}" if view.confidence is not None else "choisie par l'équipe"
+        middle.append(f"<b>Fiche :</b> {esc(view.slug)} — {fit(title, 150)[0]} ({how})")
     else:
         candidates = ", ".join(f"{c['slug']} {c['confidence']:.2f}" for c in view.candidates[:3]) or "aucun"
         middle.append(f"⚠️ <b>À traiter à la main</b> (candidats : {esc(candidates)})")

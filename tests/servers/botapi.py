@@ -192,13 +192,18 @@ class BotApiServer:
                         "chat": {"id": chat_id, "type": "supergroup", "title": "Équipe"}, "text": "…"},
         }})
 
-    def edit(self, chat_id: int, user_id: int, message_id: int, text: str, *, first_name: str = "Awa") -> None:
-        """Inject an ``edited_message`` update: the user changed the text of ``message_id``."""
+    def edit(self, chat_id: int, user_id: int, message_id: int, text: str, *, first_name: str = "Awa") -> int:
+        """Inject an ``edited_message`` update: the user changed the text of ``message_id``; returns the
+        update's id."""
         self.messages[(chat_id, message_id)] = Stored(False, text)
-        self.inject({"edited_message": {
+        return self.inject({"edited_message": {
             "message_id": message_id, "date": int(time.time()) - 5, "edit_date": int(time.time()), "text": text,
             "chat": {"id": chat_id, "type": "private", "first_name": first_name},
             "from": {"id": user_id, "is_bot": False, "first_name": first_name}}})
+
+    def handled(self, update_id: int) -> bool:
+        """The bot asked for the updates after ``update_id``: it has processed that one."""
+        return any(int(c.params.get("offset") or 0) > update_id for c in self.calls if c.method == "getUpdates")
 
     def sent(self, method: str = "sendMessage", **where: Any) -> list[Call]:
         """Successful calls of ``method`` whose parameters match ``where``."""
