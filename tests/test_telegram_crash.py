@@ -11,31 +11,18 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.service import Core
-from tests.conftest import ALICE, ENV, HOLDER, STAFF_CHAT, make_config, telegram_section, wait_for
+from tests.conftest import ALICE, HOLDER, STAFF_CHAT, make_config, telegram_section, wait_for
 from tests.servers.botapi import BotApiServer, Call
+from tests.test_crash import query, start
 from tests.test_telegram import staff_posts
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def start(config_path: str, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", config_path, "run"], cwd=ROOT,
-                                env={**os.environ, **ENV}, stdout=out, stderr=out)
-
-
-def query(database: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    with sqlite3.connect(database, timeout=30) as db:
-        return db.execute(sql, params).fetchall()
 
 
 def kill_on_card(botapi: BotApiServer, process: subprocess.Popen[bytes]) -> list[Call]:
@@ -92,10 +79,10 @@ async def test_a_card_posted_just_before_a_kill_is_found_again_not_posted_twice(
     process = start(config.source, log)
     try:
         await wait_for(lambda: botapi.sent("answerCallbackQuery"), timeout=30)
-        decided = query(database, "SELECT state FROM drafts WHERE id = ?", (draft,))
+        decided = query(database, f"SELECT state FROM drafts WHERE id = {draft}")
         if decided == [("pending",)]:  # adopted by the press: "read the card again", then sent
-            await wait_for(lambda: query(database, "SELECT state FROM telegram_posts WHERE message_id = ?",
-                                         (str(second),)) == [("open",)])
+            await wait_for(lambda: query(database, "SELECT state FROM telegram_posts "
+                                                   f"WHERE message_id = '{second}'") == [("open",)])
             botapi.press(STAFF_CHAT, ALICE, second, f"g:{draft}:send", first_name="Alice")
         await wait_for(lambda: query(database, answered)[0][0] == 1, timeout=15)
         await wait_for(lambda: [c for c in botapi.sent(chat_id=HOLDER + 1) if "GIP" in str(c.params["text"])])

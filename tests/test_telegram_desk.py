@@ -8,13 +8,13 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.desks.telegram import card
+from bot.desks.telegram_card import card
 from bot.message import Incoming
 from bot.migrations import MIGRATIONS
 from bot.review import DraftView
 from bot.store import migrate, now
 from tests.conftest import ALICE, BOB, HOLDER, MALLORY, STAFF_CHAT, wait_for
-from tests.servers.botapi import BotApiServer, utf16_len, visible_text
+from tests.servers.botapi import BotApiServer, Call, utf16_len, visible_text
 from tests.test_telegram import answers, posted, prompts, running, staff_posts, tg_config, to_holder
 
 
@@ -208,8 +208,10 @@ async def test_a_press_on_a_card_whose_id_was_never_heard_adopts_it(tmp_path: Pa
         botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
         draft_id, message_id, _ = await posted(botapi)
         assert service.telegram is not None
-        service.telegram.posts.gate.hold(30)  # the posting loop waits: only a press can find the card
         db = service.core.db
+        await wait_for(lambda: db.execute("SELECT state FROM telegram_posts WHERE kind = 'card'").fetchone()[0]
+                       == "open")  # the service has heard the card's id
+        service.telegram.posts.gate.hold(30)  # the posting loop waits: only a press can find the card
         # As if the service had been killed between Telegram taking the card and hearing its id.
         db.execute("UPDATE telegram_posts SET state = 'posting', message_id = NULL, after_message_id = ? "
                    "WHERE kind = 'card'", [message_id])
@@ -270,3 +272,22 @@ async def test_other_entry_takes_its_own_confidence_and_a_double_tap_is_answered
         request = service.core.db["requests"].get(view.request_id)
     assert view.confidence == chosen["confidence"] != before.confidence
     assert request["confidence"] == chosen["confidence"]
+
+
+async def test_a_press_before_the_card_is_recorded_waits_for_it(tmp_path: Path, botapi: BotApiServer) -> None:
+    pressed: list[int] = []
+
+    def press_at_once(call: Call) -> float | None:
+        if call.method != "sendMessage" or call.status != 200 or "inline_keyboard" not in str(call.params):
+            return None
+        draft = call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split(":")[1]
+        botapi.press(STAFF_CHAT, ALICE, call.result["message_id"], f"g:{draft}:send", first_name="Alice")
+        pressed.append(int(draft))
+        return 0.5  # Telegram shows the card, a staff member presses, and only then do we hear its id
+
+    botapi.on_call = press_at_once
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        await wait_for(lambda: pressed)
+        await wait_for(lambda: answers(botapi, "C'est noté"))
+        assert service.core.review.get(pressed[0]).state == "approved"

@@ -10,7 +10,7 @@ In the staff chat a post is marked ``posting``, with the highest message id know
 it is sent. A crash or a timeout after Telegram took it leaves an orphan whose id we never heard:
 the next round looks for it by editing the few message ids after that mark (Telegram refuses an
 edit of anyone else's message, or of a message that does not exist) and adopts it, instead of
-posting it twice; a press on the orphan's buttons adopts it too (``Posts.adopt``). When no id was
+posting it twice; a press on the orphan's buttons adopts it too (``Posts.card``). When no id was
 known in the chat yet (the very first post), the post is sent again and the orphan is looked for
 just before its new id, then edited (which proves it is ours) and deleted. In a
 requester's chat an interrupted acknowledgement is simply sent again: a second "Merci" is
@@ -119,6 +119,7 @@ class Posts:
         self.gate = Gate()
         self.wake = asyncio.Event()
         self._seen: dict[str, int] = {}
+        self._flying: set[int] = set()  # drafts whose card is being sent right now
         self._lock = asyncio.Lock()
         # Told the post and Telegram's words when Telegram refuses a staff-chat post for good.
         self.on_refused: Callable[[dict[str, Any], str], None] = lambda row, error: None
@@ -138,12 +139,22 @@ class Posts:
         return one(self.db, "SELECT * FROM telegram_posts WHERE chat_id = ? AND message_id = ?",
                    [str(chat_id), str(message_id)])
 
-    def adopt(self, chat_id: int | str, message_id: int, draft_id: int) -> dict[str, Any] | None:
-        """A press on a card we never heard the id of (posted, then a crash): it is that draft's
-        interrupted card. Its id is recorded and it is refreshed; None when there is no such card."""
+    async def card(self, chat_id: int | str, message_id: int, draft_id: int) -> dict[str, Any] | None:
+        """The card behind a press on ``message_id``. One still on its way (Telegram showed it before we
+        heard back) is waited for; one whose id we never heard (posted, then a crash) is that draft's
+        interrupted card: it is adopted (its id recorded, and refreshed). None when there is no such card."""
+        for _ in range(100):
+            row = self.find(chat_id, message_id)
+            if row is not None or draft_id not in self._flying:
+                break
+            await asyncio.sleep(0.05)
+        return row or self._adopt(chat_id, message_id, draft_id)
+
+    def _adopt(self, chat_id: int | str, message_id: int, draft_id: int) -> dict[str, Any] | None:
         row = one(self.db, "SELECT * FROM telegram_posts WHERE chat_id = ? AND draft_id = ? AND kind = 'card' "
                            "AND state = 'posting' AND message_id IS NULL ORDER BY id LIMIT 1", [str(chat_id), draft_id])
-        if row is None or not self._set(row["id"], "posting", state="refresh", message_id=str(message_id)):
+        if row is None or draft_id in self._flying or not self._set(row["id"], "posting", state="refresh",
+                                                                      message_id=str(message_id)):
             return None
         log.warning("telegram post %s: found again as message %s (a press on it)", row["id"], message_id)
         self.wake.set()
@@ -212,6 +223,9 @@ class Posts:
     async def _send(self, bot: Bot, row: dict[str, Any], message: Message) -> None:
         # Written before the call: if we never hear back, the next round knows to look for it.
         self._set(row["id"], "wanted", state="posting", after_message_id=self._last_known(row["chat_id"]))
+        flying = row["draft_id"] if row["kind"] == "card" else None
+        if flying is not None:
+            self._flying.add(flying)
         try:
             sent = await bot.send_message(
                 int(row["chat_id"]), message.text, parse_mode=message.parse_mode, reply_markup=message.markup,
@@ -220,8 +234,12 @@ class Posts:
         except (RetryAfter, BadRequest, Forbidden):
             self._set(row["id"], "posting", state="wanted")  # Telegram answered: nothing was posted
             raise
-        # Recorded before anything else can fail.
-        self._posted(row, "posting", sent.message_id, message)
+        else:
+            # Recorded before anything else can fail.
+            self._posted(row, "posting", sent.message_id, message)
+        finally:
+            if flying is not None:
+                self._flying.discard(flying)
         if row["interrupted"]:
             await self._clear_orphan(bot, row, sent.message_id)
 

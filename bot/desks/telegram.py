@@ -4,27 +4,26 @@ It is an adapter on the review core (``bot.review``): every decision goes throug
 exactly as ``guichet drafts`` does. What the staff chat should show is derived from the database
 (``StaffDesk.derive``: a card for each pending draft, closed once it is decided, wherever it was
 decided) and sent by the posting loop (``bot.channels.telegram_posts``), so that a Telegram fault
-or a restart neither loses nor repeats a card. Handlers only decide and record; the one thing they
-say to Telegram themselves is the answer to a button press, so that no button keeps spinning.
+or a restart neither loses nor repeats a card. Handlers only decide and record; the only calls they
+make themselves are the answer to a button press (always, so that no button keeps spinning) and
+the swap of a card's buttons for "Autre fiche". A card's look is in ``bot.desks.telegram_card``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import html
 import logging
 import re
 import time
 from typing import Any
 
 import sqlite_utils
-from telegram import Bot, CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, CallbackQuery, ForceReply, Update
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from .. import notices
-from ..channels.telegram import split_text
 from ..channels.telegram_posts import Message, Posts, not_modified, retry_after_s, text_message
 from ..config import NetworkConfig, TelegramConfig
 from ..errors import AlreadyDecided, GuichetError, NotStaff, ReviewError
@@ -32,145 +31,26 @@ from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
 from ..store import log_event, one
+from .telegram_card import (
+    CHANNELS,
+    actor_for,
+    actor_id,
+    candidates_keyboard,
+    card,
+    display_name,
+    esc,
+    full_parts,
+    keyboard,
+    render,
+)
 
 log = logging.getLogger("guichet.desk")
 
 DESK = "telegram"
 CALLBACK = re.compile(r"^g:(\d{1,12}):(send|edit|other|hand|ignore|back|full|pick:[a-z0-9-]{1,50})$")
 MEMBER_STATUSES = {"creator", "administrator", "member", "restricted"}
-CHANNELS = {"email": "e-mail", "telegram": "Telegram"}
-# Telegram's limit, in UTF-16 code units once the markup is parsed; the HTML we send is never shorter.
-LIMIT = 4096
-# Kept free on every card for the line added when it is closed or replaced.
-RESERVE = 300
 # Cards where a press must see exactly what is on screen (a refreshed card is about to change).
 LIVE = ("wanted", "posting", "open", "refresh", "refused")
-
-
-def esc(text: object) -> str:
-    """Escape for Telegram's HTML parse mode: a question containing <b> cannot forge markup."""
-    return html.escape(str(text), quote=False)
-
-
-def size(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def trim(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def fit(text: str, budget: int) -> tuple[str, bool]:
-    """``text`` escaped for HTML in at most ``budget`` units, cut as text (never inside markup); and
-    whether it was cut."""
-    text = text.strip()
-    if size(esc(text)) <= budget:
-        return esc(text), False
-    low, high = 0, len(text)
-    while low < high:  # the longest prefix whose escaped form fits with its ellipsis
-        middle = (low + high + 1) // 2
-        if size(esc(text[:middle].rstrip()) + "…") <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    space = text.rfind(" ", 0, low)
-    cut = space if space > low - 40 else low
-    return esc(text[:cut].rstrip()) + "…", True
-
-
-def card(view: DraftView, entries: dict[str, Entry]) -> tuple[str, bool]:
-    """The staff card for a draft (HTML that always fits a Telegram message with room for an outcome
-    line), and whether the question or the draft had to be shortened."""
-    who = view.requester_name or view.requester
-    if view.channel == "email" and view.requester_name:
-        who = f"{view.requester_name} <{view.requester}>"
-    lines = [f"📨 <b>Demande n°{view.request_id}</b> · {CHANNELS.get(view.channel, view.channel)} · "
-             f"brouillon {view.id}", f"<b>De :</b> {fit(who, 150)[0]}"]
-    if view.subject:
-        lines.append(f"<b>Objet :</b> {fit(view.subject, 200)[0]}")
-    middle = []
-    if view.slug:
-        title = entries[view.slug].title if view.slug in entries else view.slug
-        how = f"confiance {view.confidence:.2f}" if view.confidence is not None else "choisie par l'équipe"
-        middle.append(f"<b>Fiche :</b> {esc(view.slug)} — {fit(title, 150)[0]} ({how})")
-    else:
-        candidates = ", ".join(f"{c['slug']} {c['confidence']:.2f}" for c in view.candidates[:3]) or "aucun"
-        middle.append(f"⚠️ <b>À traiter à la main</b> (candidats : {esc(candidates)})")
-    middle += [f"📝 {fit(note, 200)[0]}" for note in view.notes[:6]]
-    middle += [f"➕ Autre question : {fit(other, 160)[0]}" for other in view.others[:5]]
-    if len(view.others) > 5:
-        middle.append(f"➕ … et {len(view.others) - 5} autre(s) question(s)")
-    question_label, draft_label = "<b>Question :</b>\n<i>", "</i>"
-    draft_head, draft_tail = "<b>Brouillon :</b>\n<pre>", "</pre>"
-    fixed = "\n".join([*lines, question_label + draft_label, *middle])
-    room = LIMIT - RESERVE - size(fixed) - (size(draft_head + draft_tail) + 1 if view.text else 0)
-    question_need, draft_need = size(esc(view.question.strip())), size(esc((view.text or "").strip()))
-    # The draft is what staff approve: it gets two thirds when both are long, either takes what the other leaves.
-    question_room = min(question_need, max(room // 3, room - draft_need))
-    question, cut_question = fit(view.question, question_room)
-    parts = [*lines, f"{question_label}{question}{draft_label}", *middle]
-    cut_draft = False
-    if view.text:
-        draft, cut_draft = fit(view.text, room - size(question))
-        parts.append(f"{draft_head}{draft}{draft_tail}")
-    if cut_question or cut_draft:
-        parts.append("✂️ Texte raccourci : « Texte complet » le montre en entier.")
-    return "\n".join(parts), cut_question or cut_draft
-
-
-def render(view: DraftView, entries: dict[str, Entry]) -> str:
-    """The staff card for a draft (HTML, under Telegram's 4,096 characters)."""
-    return card(view, entries)[0]
-
-
-def full_parts(view: DraftView) -> list[str]:
-    """The question and the draft whole, in as many plain-text messages as they need."""
-    texts = [f"Question complète (demande n°{view.request_id}) :\n\n{view.question.strip()}"]
-    if view.text:
-        texts.append(f"Brouillon {view.id} complet :\n\n{view.text.strip()}")
-    parts = [part for text in texts for part in split_text(text, 3500)]
-    while any(size(part) > LIMIT for part in parts):  # characters outside the BMP count twice
-        parts = [half for part in parts for half in ((part,) if size(part) <= LIMIT else
-                                                     (part[:len(part) // 2], part[len(part) // 2:]))]
-    return parts
-
-
-def keyboard(view: DraftView, full: bool = False) -> InlineKeyboardMarkup:
-    def button(label: str, action: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(label, callback_data=f"g:{view.id}:{action}")
-
-    first = [button("✅ Envoyer", "send")] if view.text else []
-    first.append(button("✏️ Modifier" if view.text else "✏️ Écrire la réponse", "edit"))
-    last = [button("🚫 Ignorer", "ignore")] + ([button("📄 Texte complet", "full")] if full else [])
-    return InlineKeyboardMarkup([first, [button("🔁 Autre fiche", "other"), button("✍️ Répondre moi-même", "hand")],
-                                 last])
-
-
-def candidates_keyboard(view: DraftView) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(f"{c['slug']} ({c['confidence']:.2f})",
-                                  callback_data=f"g:{view.id}:pick:{c['slug']}")]
-            for c in view.candidates[:5] if c["slug"] != view.slug]
-    rows.append([InlineKeyboardButton("↩️ Retour", callback_data=f"g:{view.id}:back")])
-    return InlineKeyboardMarkup(rows)
-
-
-def actor_for(user_id: int, first_name: str) -> str:
-    """``telegram:<id>:<first name>``: the id decides who is staff, the name is shown to the team."""
-    return f"telegram:{user_id}:{first_name.replace(':', ' ')[:40]}"
-
-
-def actor_id(actor: str | None) -> str:
-    """The Telegram user id in an actor (``telegram:1:Alice`` → 1), "" for another kind of actor."""
-    parts = (actor or "").split(":", 2)
-    return parts[1] if len(parts) > 1 and parts[0] == "telegram" else ""
-
-
-def display_name(actor: str | None) -> str:
-    """The name to show for an actor (``terminal:alice`` → alice, ``telegram:1:Alice`` → Alice)."""
-    parts = (actor or "?").split(":", 2)
-    return parts[-1] or parts[0]
 
 
 class StaffDesk:
@@ -359,7 +239,7 @@ class StaffDesk:
         draft_id, action = int(found.group(1)), found.group(2)
         post = self.posts.find(self.chat_id, message.message_id)
         if post is None and await self.is_staff(bot, user.id):
-            post = self.posts.adopt(self.chat_id, message.message_id, draft_id)
+            post = await self.posts.card(self.chat_id, message.message_id, draft_id)
         if post is None or post["draft_id"] != draft_id or post["kind"] != "card":
             self._refuse(user.id, "button for another draft", data=query.data)
             return "Ce bouton ne correspond pas à ce brouillon.", True

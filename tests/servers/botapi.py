@@ -122,8 +122,9 @@ class BotApiServer:
     _next_update: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # (chat id, message id) → the message, for edits and deletions.
     messages: dict[tuple[int, int], Stored] = field(default_factory=dict)
-    # Called with each call once its answer is ready, before it is sent (e.g. to kill the client then).
-    on_call: Callable[[Call], None] | None = None
+    # Called with each call once its answer is ready, before it is sent (e.g. to kill the client then);
+    # a number returned is how many seconds to wait before sending it.
+    on_call: Callable[[Call], float | None] | None = None
     _next_ids: dict[int, itertools.count[int]] = field(default_factory=dict)
     _next_query: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -253,8 +254,8 @@ class BotApiServer:
                                          status=400)
         else:
             response = web.json_response({"ok": True, "result": call.result})
-        if self.on_call is not None:
-            self.on_call(call)
+        if self.on_call is not None and (delay := self.on_call(call)):
+            await asyncio.sleep(delay)
         return response
 
     async def _m_getMe(self, params: dict[str, Any]) -> Any:
