@@ -291,3 +291,20 @@ async def test_a_press_before_the_card_is_recorded_waits_for_it(tmp_path: Path, 
         await wait_for(lambda: pressed)
         await wait_for(lambda: answers(botapi, "C'est noté"))
         assert service.core.review.get(pressed[0]).state == "approved"
+
+
+async def test_a_post_whose_draft_is_gone_is_dropped_and_the_desk_goes_on(tmp_path: Path,
+                                                                          botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, _, _ = await posted(botapi)
+        db = service.core.db
+        await wait_for(lambda: db.execute("SELECT state FROM telegram_posts WHERE kind = 'card'").fetchone()[0]
+                       == "open")
+        db.execute("PRAGMA foreign_keys=OFF")
+        db.execute("DELETE FROM drafts WHERE id = ?", [draft_id])  # by hand, under the card
+        db.execute("PRAGMA foreign_keys=ON")
+        await wait_for(lambda: db.execute("SELECT state FROM telegram_posts WHERE kind = 'card'").fetchone()[0]
+                       == "cancelled")
+        botapi.message(HOLDER + 1, HOLDER + 1, "comment adhérer au réseau ?")
+        await posted(botapi, 2)

@@ -296,7 +296,9 @@ class TelegramChannel:
                 health.fault("rate limited", f"Telegram: rate limited, waiting {retry_after_s(exc):.0f}s "
                                              f"({self.posts.waiting()} post(s) waiting)")
                 continue
-            except TelegramError as exc:
+            except Exception as exc:  # Telegram faults, and any other: the loop must go on
+                if not isinstance(exc, TelegramError):
+                    log.exception("posting loop")
                 health.fault(type(exc).__name__, f"Telegram: {type(exc).__name__}: {exc}; "
                                                  f"{self.posts.waiting()} post(s) waiting, retrying")
                 await sleep_or_stop(stop, delay)

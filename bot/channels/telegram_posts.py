@@ -36,6 +36,7 @@ from telegram import Bot, ForceReply, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from ..errors import GuichetError
 from ..privacy import forget_chat
 from ..store import now, one
 from ..waiting import sleep_or_stop
@@ -199,7 +200,11 @@ class Posts:
             return len(rows) == limit
 
     async def _step(self, bot: Bot, row: dict[str, Any], render: Render) -> None:
-        message = render(row)
+        try:
+            message = render(row)
+        except GuichetError as exc:  # what it showed is gone (a draft deleted by hand): nothing to post
+            log.warning("telegram post %s (%s) dropped: %s", row["id"], row["kind"], exc)
+            message = None
         if message is None:
             self._set(row["id"], row["state"], state="cancelled")
             return
@@ -312,7 +317,7 @@ class Posts:
         self._set(row["id"], row["state"], state=EDITS[row["state"]], shown=message.fingerprint())
 
     def _refused(self, row: dict[str, Any], exc: TelegramError) -> None:
-        error = exc.message if isinstance(exc, TelegramError) else str(exc)
+        error = exc.message
         if row["state"] in EDITS:  # the message is gone or frozen: nothing more to do with it
             self._set(row["id"], row["state"], state=EDITS[row["state"]], error=error[:300])
             log.info("telegram post %s (%s) not edited: %s", row["id"], row["kind"], error)
@@ -323,7 +328,6 @@ class Posts:
             forget_chat(self.db, row["chat_id"])
         if row["chat_id"] == self.staff_chat:
             self.on_refused(row, error)
-
 
 
 def _about_the_chat(exc: TelegramError) -> bool:

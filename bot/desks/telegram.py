@@ -26,7 +26,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 from .. import notices
 from ..channels.telegram_posts import Message, Posts, not_modified, retry_after_s, text_message
 from ..config import NetworkConfig, TelegramConfig
-from ..errors import AlreadyDecided, GuichetError, NotStaff, ReviewError
+from ..errors import AlreadyDecided, GuichetError, NotFound, NotStaff, ReviewError
 from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
@@ -142,7 +142,10 @@ class StaffDesk:
 
     def current(self, row: dict[str, Any]) -> bool:
         """The card on screen is the draft as it is now (what a press on it decides on)."""
-        message = self.render_post({**row, "state": "open"})
+        try:
+            message = self.render_post({**row, "state": "open"})
+        except NotFound:  # its draft is gone (deleted by hand): the posting loop drops the post
+            return False
         return row["state"] == "open" and message is not None and message.fingerprint() == row["shown"]
 
     def render_post(self, row: dict[str, Any]) -> Message | None:
