@@ -344,6 +344,7 @@ class TelegramChannel:
                 updates = fetch.result()
             except RetryAfter as exc:
                 self.health.fault("rate limited", f"getUpdates: rate limited for {retry_after_s(exc):.0f}s")
+                self.posts.gate.hold(retry_after_s(exc))  # the whole bot is held, not only this call
                 await sleep_or_stop(stop, retry_after_s(exc))
                 continue
             except TelegramError as exc:
