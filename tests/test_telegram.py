@@ -227,10 +227,13 @@ async def test_forget_me_leaves_no_id_and_no_text_anywhere(tmp_path: Path, botap
         botapi.press(STAFF_CHAT, ALICE, answered, f"g:{draft_id}:send", first_name="Alice")
         await wait_for(lambda: any("GIP" in str(c.params["text"]) for c in botapi.sent(chat_id=person)))
         botapi.message(person, person, "et le FONJEP, 07 98 76 54 32 ?")  # a follow-up, still pending
-        _, pending, _ = await posted(botapi, 2)
+        follow_up, pending, _ = await posted(botapi, 2)
+        botapi.press(STAFF_CHAT, ALICE, pending, f"g:{follow_up}:full", first_name="Alice")  # the full text too
+        full = await wait_for(lambda: [c for c in botapi.sent(chat_id=STAFF_CHAT)
+                                       if str(c.params["text"]).startswith("Question complète")])
         botapi.message(person, person, "/oubli")
         await wait_for(lambda: any("effacés" in str(c.params["text"]) for c in botapi.sent(chat_id=person)))
-        cards = [botapi.messages[(STAFF_CHAT, m)] for m in (answered, pending)]
+        cards = [botapi.messages[(STAFF_CHAT, m)] for m in (answered, pending, int(full[0].result["message_id"]))]
         await wait_for(lambda: all("effacé" in str(card.text).lower() for card in cards))
         db = service.core.db
         await wait_for(lambda: not db.execute("SELECT count(*) FROM telegram_posts WHERE chat_id = ?",

@@ -308,3 +308,20 @@ async def test_a_post_whose_draft_is_gone_is_dropped_and_the_desk_goes_on(tmp_pa
                        == "cancelled")
         botapi.message(HOLDER + 1, HOLDER + 1, "comment adhérer au réseau ?")
         await posted(botapi, 2)
+
+
+async def test_a_card_replaced_then_decided_at_once_shows_the_decision(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, message_id, _ = await posted(botapi)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:edit", first_name="Alice")
+        prompt = int((await wait_for(lambda: prompts(botapi)))[0].result["message_id"])
+        assert service.telegram is not None
+        service.telegram.posts.gate.hold(2)  # the posting loop waits while both happen
+        botapi.message(STAFF_CHAT, ALICE, "Bonjour, tout est sur notre site.", chat_type="supergroup",
+                       first_name="Alice", reply_to=prompt)
+        await wait_for(lambda: service.core.review.get(draft_id).edited)
+        service.core.review.approve(draft_id, "terminal:bob")
+        await wait_for(lambda: "Envoyé par bob" in str(botapi.messages[(STAFF_CHAT, message_id)].text))
+    assert "nouvelle version" not in str(botapi.messages[(STAFF_CHAT, message_id)].text)
+    assert len(staff_posts(botapi)) == 1  # no new card for a draft already sent

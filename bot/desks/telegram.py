@@ -128,7 +128,7 @@ class StaffDesk:
             self.db.execute(f"UPDATE telegram_posts SET state = 'cancelled' WHERE kind = 'card' AND state = 'wanted' "
                             f"AND {decided}")
             self.db.execute(f"UPDATE telegram_posts SET state = 'closing' WHERE kind = 'card' "
-                            f"AND state IN ('open', 'refresh') AND {decided}")
+                            f"AND state IN ('open', 'refresh', 'stale') AND {decided}")
             self.db.execute("UPDATE telegram_posts SET state = CASE state WHEN 'open' THEN 'closed' "
                             "ELSE 'cancelled' END WHERE kind = 'prompt' AND purpose = 'edit' "
                             f"AND state IN ('wanted', 'open') AND {decided}")
@@ -156,13 +156,13 @@ class StaffDesk:
         if row["kind"] == "prompt":
             return self._prompt(row, view)
         state = row["state"]
+        if state == "erasing":
+            return Message(f"🗑️ Demande n°{view.request_id} : effacée à la demande de la personne.")
         if row["kind"] == "full":
             parts = full_parts(view)
             part = int(row["part"] or 0)
             reply_to = int(row["reply_to"]) if row["reply_to"] else None
             return Message(parts[part], parse_mode=None, reply_to=reply_to) if part < len(parts) else None
-        if state == "erasing":
-            return Message(f"🗑️ Demande n°{view.request_id} : effacée à la demande de la personne.")
         if state == "closing":
             text = render(view, self.entries) if view.state != "forgotten" else f"Brouillon {view.id}"
             return Message(f"{text}\n\n<b>{self.outcome(view)}</b>")
