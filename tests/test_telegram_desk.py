@@ -325,3 +325,17 @@ async def test_a_card_replaced_then_decided_at_once_shows_the_decision(tmp_path:
         await wait_for(lambda: "Envoyé par bob" in str(botapi.messages[(STAFF_CHAT, message_id)].text))
     assert "nouvelle version" not in str(botapi.messages[(STAFF_CHAT, message_id)].text)
     assert len(staff_posts(botapi)) == 1  # no new card for a draft already sent
+
+
+async def test_a_429_on_the_membership_check_refuses_no_one(tmp_path: Path, botapi: BotApiServer) -> None:
+    botapi.chat_members[(STAFF_CHAT, 333)] = "member"  # staff by membership, not in staff_ids
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, message_id, _ = await posted(botapi)
+        botapi.fail("getChatMember", 429, retry_after=1)
+        botapi.press(STAFF_CHAT, 333, message_id, f"g:{draft_id}:ignore", first_name="Chloé")
+        await wait_for(lambda: answers(botapi, "attendre"))
+        assert not service.core.db.execute("SELECT count(*) FROM events WHERE kind = 'desk.refused'").fetchone()[0]
+        await asyncio.sleep(1.1)
+        botapi.press(STAFF_CHAT, 333, message_id, f"g:{draft_id}:ignore", first_name="Chloé")
+        await wait_for(lambda: service.core.review.get(draft_id).state == "ignored")

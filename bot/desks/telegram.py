@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlite_utils
 from telegram import Bot, CallbackQuery, ForceReply, Update
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from .. import notices
@@ -98,7 +98,10 @@ class StaffDesk:
         try:
             member = await bot.get_chat_member(self.cfg.staff_chat_id, user_id)
             allowed = member.status in MEMBER_STATUSES
-        except TelegramError:
+        except RetryAfter as exc:  # no answer yet: neither staff nor stranger (the caller says "try again")
+            self.posts.gate.hold(retry_after_s(exc))
+            raise
+        except BadRequest:  # Telegram knows no such member
             allowed = False
         self._members[user_id] = (allowed, time.monotonic())
         if allowed:
@@ -311,7 +314,12 @@ class StaffDesk:
         def say(text: str) -> None:
             self.posts.want(self.chat_id, "reply", text=text, reply_to=str(message.message_id))
 
-        if not await self.is_staff(context.bot, user.id):
+        try:
+            staff = await self.is_staff(context.bot, user.id)
+        except TelegramError:
+            say("Telegram ne répond pas pour l'instant : renvoyez votre réponse dans une minute.")
+            return
+        if not staff:
             self._refuse(user.id, "draft edit", draft_id=prompt["draft_id"])
             say("Seule l'équipe du réseau peut répondre à cette invite.")
             return
