@@ -339,3 +339,14 @@ async def test_a_429_on_the_membership_check_refuses_no_one(tmp_path: Path, bota
         await asyncio.sleep(1.1)
         botapi.press(STAFF_CHAT, 333, message_id, f"g:{draft_id}:ignore", first_name="Chloé")
         await wait_for(lambda: service.core.review.get(draft_id).state == "ignored")
+
+
+async def test_an_answer_written_on_another_desk_closes_the_card_with_its_author(tmp_path: Path,
+                                                                                 botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        _, message_id, _ = await posted(botapi)
+        service.core.review.answer(1, "terminal:alice", "Bonjour, voici notre formulaire d'adhésion.")
+        service.outbox.wake()
+        await wait_for(lambda: "Répondu à la main par alice" in str(botapi.messages[(STAFF_CHAT, message_id)].text))
+        await wait_for(lambda: any("formulaire" in t for t in to_holder(botapi)))

@@ -203,7 +203,9 @@ class StaffDesk:
             "approved": f"✅ Envoyé par {esc(name)} à {at}",
             "rejected": f"✍️ {esc(name)} répond à la main ({at})",
             "ignored": f"🚫 Ignoré par {esc(name)} à {at}",
-            "superseded": "↪️ Remplacé : la personne a relancé, voir le nouveau brouillon",
+            # Superseded by a hand-written answer (Review.answer, named) or by the person writing again.
+            "superseded": f"✍️ Répondu à la main par {esc(name)} à {at}" if view.decided_by else
+                          "↪️ Remplacé : la personne a relancé ou modifié son message, voir le nouveau brouillon",
             "forgotten": "🗑️ Effacé à la demande de la personne",
         }.get(view.state, f"Traité ({esc(view.state)})")
 
