@@ -14,7 +14,7 @@ from bot.migrations import MIGRATIONS
 from bot.review import DraftView
 from bot.store import migrate, now
 from tests.conftest import ALICE, BOB, HOLDER, MALLORY, STAFF_CHAT, wait_for
-from tests.servers.botapi import BotApiServer, Call, utf16_len, visible_text
+from tests.servers.botapi import BotApiServer, Call, check_text
 from tests.test_telegram import answers, posted, prompts, running, staff_posts, tg_config, to_holder
 
 
@@ -146,7 +146,7 @@ async def test_a_long_card_fits_and_the_full_text_is_one_tap_away(tmp_path: Path
         prompt = int((await wait_for(lambda: prompts(botapi)))[0].result["message_id"])
         botapi.message(STAFF_CHAT, ALICE, LONG_ANSWER, chat_type="supergroup", first_name="Alice", reply_to=prompt)
         _, new_message, text = await posted(botapi, 2)
-        assert utf16_len(visible_text(text, "HTML")) <= 4096 and "Texte raccourci" in text
+        assert check_text(text, "HTML") and "Texte raccourci" in text
         buttons = [b["callback_data"] for row in staff_posts(botapi)[1].params["reply_markup"]["inline_keyboard"]
                    for b in row]
         assert f"g:{draft_id}:full" in buttons
@@ -197,7 +197,7 @@ def test_every_card_fits_whatever_it_holds() -> None:
                      text="🙂&<" * 3000, edited=False, created_at="", decided_by=None, decided_at=None,
                      appointment=False)
     text, cut = card(view, {})
-    assert cut and utf16_len(visible_text(text, "HTML")) <= 4096 - 200 and text.endswith("en entier.")
+    assert cut and check_text(text, "HTML", limit=4096 - 200) and text.endswith("en entier.")
     short = card(DraftView(**{**view.__dict__, "question": "Bonjour ?", "text": "Oui.", "others": [], "notes": []}),
                  {})
     assert not short[1] and "<i>Bonjour ?</i>" in short[0] and "<pre>Oui.</pre>" in short[0]

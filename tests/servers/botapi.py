@@ -2,9 +2,10 @@
 
 It serves the methods Guichet uses, records every call, queues injected updates for
 getUpdates long polling, and can be told to fail a method (429 with retry_after, 5xx).
-It keeps the messages of each chat as Telegram does, so that it refuses what Telegram refuses:
-HTML it cannot parse, text over 4,096 characters, an edit of someone else's message, of a
-message that does not exist, or one that changes nothing ("message is not modified").
+It keeps the messages of each chat as Telegram does, so that it refuses what Telegram refuses,
+with the real API's 400 descriptions: HTML it cannot parse (``check_text``), an empty text or
+one over 4,096 characters, an edit of someone else's message, of a message that does not exist,
+or one that changes nothing ("message is not modified").
 Message ids are counted per chat, as in a supergroup.
 """
 
@@ -31,10 +32,12 @@ HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
              "code", "pre", "blockquote"}
 _TAG = re.compile(r"""<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:=(?:"[^"]*"|'[^']*'|[^\s>]+))?)*)\s*>""")
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message")
 
 
-class Refusal(Exception):
-    """What the Bot API answers with a 400."""
+class Refusal(ValueError):
+    """What the Bot API answers with a 400: its description."""
 
 
 def utf16_len(text: str) -> int:
@@ -42,53 +45,53 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def visible_text(text: str, parse_mode: str | None) -> str:
-    """The text once Telegram has parsed the markup; ``Refusal`` where Telegram cannot parse it."""
-    if parse_mode != "HTML":
-        return text
+def check_text(text: str, parse_mode: str | None, limit: int = MAX_TEXT) -> str:
+    """The text as Telegram would show it once its markup is parsed, or ``Refusal`` with Telegram's words."""
+    if parse_mode and parse_mode.upper() == "HTML":
+        text = _parse_html(text)
+    if not text.strip():
+        raise Refusal("Bad Request: message text is empty")
+    if utf16_len(text) > limit:
+        raise Refusal("Bad Request: message is too long" if limit == MAX_TEXT else
+                      "Bad Request: message caption is too long")
+    return text
+
+
+def _parse_html(text: str) -> str:
     out: list[str] = []
     stack: list[str] = []
     i = 0
     while i < len(text):
         char = text[i]
+        at = len(text[:i].encode())  # Telegram says where, in bytes
         if char == "<":
             tag = _TAG.match(text, i)
             if tag is None:
-                raise Refusal(f"can't parse entities: Unexpected '<' at byte offset {i}")
+                raise Refusal(f"Bad Request: can't parse entities: Unclosed start tag at byte offset {at}")
             name = tag.group(2).lower()
-            if name not in HTML_TAGS:
-                raise Refusal(f'can\'t parse entities: Unsupported start tag "{name}" at byte offset {i}')
             if tag.group(1):
-                if not stack or stack[-1] != name:
-                    raise Refusal(f'can\'t parse entities: Unexpected end tag "{name}" at byte offset {i}')
+                if not stack:
+                    raise Refusal(f"Bad Request: can't parse entities: Unexpected end tag at byte offset {at}")
+                if stack[-1] != name:
+                    raise Refusal(f"Bad Request: can't parse entities: Unmatched end tag at byte offset {at}, "
+                                  f'expected "</{stack[-1]}>", found "</{name}>"')
                 stack.pop()
+            elif name not in HTML_TAGS:
+                raise Refusal(f'Bad Request: can\'t parse entities: Unsupported start tag "{name}" '
+                              f"at byte offset {at}")
             else:
                 stack.append(name)
             i = tag.end()
-        elif char == "&":
-            entity = _ENTITY.match(text, i)
-            if entity is None:
-                raise Refusal(f"can't parse entities: Unknown entity at byte offset {i}")
+        elif char == "&" and (entity := _ENTITY.match(text, i)):
             out.append(html.unescape(entity.group(0)))
             i = entity.end()
-        elif char == ">":
-            raise Refusal(f"can't parse entities: Unexpected '>' at byte offset {i}")
         else:
             out.append(char)
             i += 1
     if stack:
-        raise Refusal(f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+        raise Refusal("Bad Request: can't parse entities: Can't find end tag corresponding to start tag "
+                      f'"{stack[-1]}"')
     return "".join(out)
-
-
-def check_text(params: dict[str, Any], key: str = "text") -> str:
-    """The visible text of a message about to be sent or edited, as Telegram checks it."""
-    text = visible_text(str(params.get(key, "")), params.get("parse_mode"))
-    if key == "text" and not text.strip():
-        raise Refusal("message text is empty")
-    if utf16_len(text) > (MAX_TEXT if key == "text" else 1024):
-        raise Refusal("message is too long" if key == "text" else "message caption is too long")
-    return text
 
 
 @dataclass
@@ -250,8 +253,7 @@ class BotApiServer:
             call.result = await handler(params)
         except Refusal as exc:
             call.status = 400
-            response = web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"},
-                                         status=400)
+            response = web.json_response({"ok": False, "error_code": 400, "description": str(exc)}, status=400)
         else:
             response = web.json_response({"ok": True, "result": call.result})
         if self.on_call is not None and (delay := self.on_call(call)):
@@ -294,17 +296,18 @@ class BotApiServer:
         key = (int(params["chat_id"]), int(params["message_id"]))
         stored = self.messages.get(key)
         if stored is None:
-            raise Refusal("message to edit not found")
+            raise Refusal("Bad Request: message to edit not found")
         if not stored.from_bot:
-            raise Refusal("message can't be edited")
+            raise Refusal("Bad Request: message can't be edited")
         return key, stored
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
-        check_text(params)
+        check_text(str(params.get("text", "")), params.get("parse_mode"))
         return self._message(params, str(params["text"]))
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
-        check_text(params, "caption")
+        if params.get("caption"):
+            check_text(str(params["caption"]), params.get("parse_mode"), limit=1024)
         return self._message(params, photo=[{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}])
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
@@ -313,27 +316,25 @@ class BotApiServer:
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         key, stored = self._editable(params)
         if stored.text is None:
-            raise Refusal("there is no text in the message to edit")
+            raise Refusal("Bad Request: there is no text in the message to edit")
         text = str(params["text"])
-        check_text(params)
+        check_text(text, params.get("parse_mode"))
         if (text, _markup(params)) == (stored.text, stored.markup):
-            raise Refusal("message is not modified: specified new message content and reply markup are exactly "
-                          "the same as a current content and reply markup of the message")
+            raise Refusal(NOT_MODIFIED)
         stored.text, stored.markup = text, _markup(params)
         return {**self._reply(key), "text": text}
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
         key, stored = self._editable(params)
         if _markup(params) == stored.markup:
-            raise Refusal("message is not modified: specified new message content and reply markup are exactly "
-                          "the same as a current content and reply markup of the message")
+            raise Refusal(NOT_MODIFIED)
         stored.markup = _markup(params)
         return self._reply(key)
 
     async def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
         key = (int(params["chat_id"]), int(params["message_id"]))
         if self.messages.pop(key, None) is None:
-            raise Refusal("message to delete not found")
+            raise Refusal("Bad Request: message to delete not found")
         return True
 
     def _reply(self, key: tuple[int, int]) -> dict[str, Any]:
