@@ -186,3 +186,28 @@ class Intake:
         log_event(self.db, "draft.created", request_id=request_id, draft_id=draft_id,
                   slug=entry.slug if entry else None, confidence=match.confidence, by_hand=entry is None)
         return draft_id
+
+    def replace(self, channel: str, external_id: str, text: str) -> int | None:
+        """The person edited a message staff have not decided on yet: the new text becomes the question
+        and is drafted again (the pending draft is superseded). Returns the pending draft's id, or None
+        when the message has no pending draft (decided already: the edit is then a message of its own)."""
+        row = one(self.db, "SELECT m.id, m.request_id, m.text, m.sender_name, d.id AS draft_id FROM messages m "
+                           "JOIN drafts d ON d.message_id = m.id AND d.state = 'pending' "
+                           "WHERE m.channel = ? AND m.external_id = ?", [channel, external_id])
+        if row is None or row["text"] == text:  # nothing pending, or the same edit delivered again
+            return None if row is None else int(row["draft_id"])
+        match = self.matcher.match(text)
+        edited = Incoming(channel=channel, external_id=external_id, sender="", sender_name=row["sender_name"] or "",
+                          received_at=dt.datetime.now(dt.UTC), text=text, new_text=text)
+        with self.db.atomic():
+            if not self.db.execute("UPDATE drafts SET state = 'superseded', decided_at = ? WHERE id = ? "
+                                   "AND state = 'pending'", [now(), row["draft_id"]]).rowcount:
+                return None
+            self.db.execute("UPDATE messages SET text = ?, new_text = ?, language = ? WHERE id = ?",
+                            [text, text, match.language, row["id"]])
+            draft_id = self._draft(edited, row["request_id"], row["id"], match, follow_up=False)
+            self.db.execute("UPDATE drafts SET notes = json_insert(notes, '$[#]', ?) WHERE id = ?",
+                            ["la personne a modifié son message : voici la nouvelle question", draft_id])
+            log_event(self.db, "message.edited", request_id=row["request_id"], draft_id=draft_id)
+        self.on_draft(draft_id)
+        return draft_id

@@ -195,6 +195,50 @@ def m006_message_sources(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages DROP COLUMN raw")
 
 
+def m010_telegram_posts(db: sqlite_utils.Database) -> None:
+    """Everything the Telegram bot posts outside the outbox (staff cards, prompts, warnings,
+    acknowledgements), recorded before it is sent: ``desk_posts`` grows into ``telegram_posts``."""
+    db.executescript(
+        """
+        CREATE TABLE telegram_posts (
+            id INTEGER PRIMARY KEY,
+            chat_id TEXT NOT NULL,
+            kind TEXT NOT NULL,          -- card, prompt, full, notice, reply | ack, command, forget
+            state TEXT NOT NULL,         -- wanted, posting, open, sent, refresh, closing, closed, stale,
+                                         -- replaced, erasing, erased, refused, cancelled
+            message_id TEXT,             -- Telegram's, once known
+            draft_id INTEGER REFERENCES drafts(id),
+            actor TEXT,                  -- a prompt's staff member; who replaced a card
+            purpose TEXT,                -- a prompt's: edit (the draft) or answer (by hand)
+            text TEXT,                   -- for posts not drawn from a draft (HTML)
+            reply_to TEXT,
+            part INTEGER,
+            key TEXT UNIQUE,             -- a post made once per update, whatever redelivers it
+            after_message_id INTEGER,    -- the last message id known in the chat when it was sent
+            shown TEXT,                  -- fingerprint of what Telegram shows
+            error TEXT,
+            created_at TEXT NOT NULL,
+            posted_at TEXT
+        );
+        CREATE UNIQUE INDEX telegram_posts_message ON telegram_posts(chat_id, message_id);
+        CREATE INDEX telegram_posts_state ON telegram_posts(state);
+        CREATE INDEX telegram_posts_draft ON telegram_posts(draft_id, kind);
+        -- Old prompts named no staff member: they are closed (press the button again).
+        INSERT INTO telegram_posts (chat_id, kind, state, message_id, draft_id, created_at, posted_at)
+        SELECT chat_id, CASE kind WHEN 'draft' THEN 'card' ELSE kind END,
+               CASE WHEN kind = 'prompt' THEN 'closed' ELSE state END, message_id, draft_id, posted_at, posted_at
+        FROM desk_posts WHERE desk = 'telegram' ORDER BY id;
+        DROP TABLE desk_posts;
+        """
+    )
+
+
+def m011_telegram_interrupted(db: sqlite_utils.Database) -> None:
+    """A staff-chat post sent again after an interruption whose orphan was not found: once it has its
+    new id, the orphan is looked for just before it."""
+    db.execute("ALTER TABLE telegram_posts ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0")
+
+
 def m013_learned_examples(db: sqlite_utils.Database) -> None:
     """Messages labelled by staff decisions, which the matcher learns from (personal data: erased
     with their request by the retention purge and by /oubli)."""
@@ -337,6 +381,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_health", m004_health),
     ("005_staff_notices", m005_staff_notices),
     ("006_message_sources", m006_message_sources),
+    ("010_telegram_posts", m010_telegram_posts),
+    ("011_telegram_interrupted", m011_telegram_interrupted),
     ("013_learned_examples", m013_learned_examples),
     ("016_staff_accounts", m016_staff_accounts),
     ("017_claims_and_notes", m017_claims_and_notes),

@@ -1,8 +1,9 @@
 """Warn: the events a person must hear about without asking, worded for the staff desk.
 
 A message in the mailbox that Guichet never took in, a reply interrupted while it was being
-sent, a reply the server refused for good: each is logged and shown by ``guichet status``, and a
-desk (the Telegram staff chat) posts it once, so staff need not think of looking.
+sent, a reply the server refused for good, a card Telegram refused to show: each is logged (the
+first three are also shown by ``guichet status`` or ``guichet outbox list``), and a desk (the
+Telegram staff chat) posts it once, so staff need not think of looking.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlite_utils
 
 from .store import now
 
-KINDS = ("imap.reconcile_mismatch", "outbox.uncertain", "outbox.failed")
+KINDS = ("imap.reconcile_mismatch", "outbox.uncertain", "outbox.failed", "telegram.refused")
 # A desk configured later does not replay old history, only what is still fresh.
 RECENT = dt.timedelta(days=2)
 
@@ -41,6 +42,13 @@ def render(kind: str, detail: dict[str, Any]) -> str:
     if kind == "outbox.failed":
         return (f"❌ Réponse {detail.get('outbox_id')} refusée définitivement : {detail.get('error', '')}. "
                 "« guichet outbox list » la montre ; corrigez l'adresse puis « guichet outbox retry ».")
+    if kind == "telegram.refused":
+        draft = detail.get("draft")
+        if detail.get("post") == "card":
+            return (f"⚠️ Le brouillon {draft} n'a pas pu être affiché ici : Telegram l'a refusé "
+                    f"({detail.get('error', '')}). Il attend toujours une décision : « guichet drafts show {draft} ».")
+        return f"⚠️ Telegram a refusé un message du guichet ({detail.get('post')}, brouillon {draft}) : " \
+               f"{detail.get('error', '')}."
     return f"⚠️ {kind}"
 
 

@@ -245,10 +245,13 @@ class Review:
         language = one(self.db, "SELECT language FROM drafts WHERE id = ?", [draft_id])
         text = self.drafter.render(entry, sender_name=draft.requester_name,
                                    language=(language or {}).get("language") or "fr", today=today)
+        # The matcher's confidence in this entry (None when staff picked one it did not propose).
+        confidence = next((c["confidence"] for c in draft.candidates if c["slug"] == slug), None)
         with self.db.atomic():
-            self.db.table("drafts").update(draft_id, {"slug": slug, "text": text, "edited": 0})
+            self.db.table("drafts").update(draft_id, {"slug": slug, "text": text, "edited": 0,
+                                                      "confidence": confidence})
             self.db.table("requests").update(draft.request_id, {"slug": slug, "category": entry.category,
-                                                          "updated_at": now()})
+                                                          "confidence": confidence, "updated_at": now()})
             log_event(self.db, "draft.rechosen", request_id=draft.request_id, draft_id=draft_id, actor=actor,
                       slug=slug)
         self.on_label(Label(draft.request_id, draft_id, slug, "corrected", actor))

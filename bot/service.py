@@ -117,7 +117,8 @@ class Service:
         if cfg.telegram is not None:
             desk = StaffDesk(cfg.telegram, cfg.network, core.db, core.review, core.entries, core.staff_ids)
             self.telegram = TelegramChannel(cfg.telegram, cfg.network, core.intake, desk)
-            transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None)
+            transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None,
+                                                       self.telegram.posts.gate)
             core.intake.on_draft = lambda draft_id: desk.wake()
         self.web = None
         if cfg.web is not None:

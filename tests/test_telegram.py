@@ -45,6 +45,10 @@ def to_holder(botapi: BotApiServer) -> list[str]:
     return [str(c.params["text"]) for c in botapi.sent(chat_id=HOLDER)]
 
 
+def prompts(botapi: BotApiServer) -> list[Call]:
+    return [c for c in botapi.sent(chat_id=STAFF_CHAT) if "répondez à ce message" in str(c.params["text"])]
+
+
 def answers(botapi: BotApiServer, text: str) -> list[Call]:
     return [c for c in botapi.sent("answerCallbackQuery") if text in str(c.params.get("text", ""))]
 
@@ -87,11 +91,7 @@ async def test_email_question_edited_on_telegram_goes_out_by_smtp(tmp_path: Path
         draft_id, message_id, text = await posted(botapi)
         assert "e-mail" in text and "marie@asso.example" in text and "info-contact" in text
         botapi.press(STAFF_CHAT, BOB, message_id, f"g:{draft_id}:edit", first_name="Bob")
-        def prompts() -> list[Call]:
-            return [c for c in botapi.sent(chat_id=STAFF_CHAT) if "répondez à ce message" in str(c.params["text"])]
-
-        await wait_for(prompts)
-        prompt = prompts()[0]
+        prompt = (await wait_for(lambda: prompts(botapi)))[0]
         botapi.message(STAFF_CHAT, BOB, "Bonjour Marie, appelez-nous au 04 72 77 87 66. Bien à vous.",
                        first_name="Bob", chat_type="supergroup", reply_to=int(prompt.result["message_id"]))
         new_draft, new_message, new_text = await posted(botapi, 2)
@@ -126,7 +126,9 @@ async def test_double_press_and_strangers(tmp_path: Path, botapi: BotApiServer) 
         botapi.press(STAFF_CHAT, MALLORY, message_id, f"g:{draft_id}:send", first_name="Mallory")
         await wait_for(lambda: answers(botapi, "Réservé à l'équipe"))
         assert service.core.review.get(draft_id).state == "pending"
-        botapi.message(STAFF_CHAT, MALLORY, "Texte pirate", chat_type="supergroup", reply_to=message_id)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:edit", first_name="Alice")
+        prompt = int((await wait_for(lambda: prompts(botapi)))[0].result["message_id"])
+        botapi.message(STAFF_CHAT, MALLORY, "Texte pirate", chat_type="supergroup", reply_to=prompt)
         await wait_for(lambda: any("Seule l'équipe" in str(c.params["text"]) for c in botapi.sent(chat_id=STAFF_CHAT)))
         botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id + 1}:send")  # forged: another draft's id
         await wait_for(lambda: answers(botapi, "ne correspond pas"))
@@ -170,6 +172,16 @@ async def test_rate_limit_retry_after_is_honoured(tmp_path: Path, botapi: BotApi
     assert len([t for t in to_holder(botapi) if "GIP" in t]) == 1
 
 
+async def test_acknowledgement_waits_out_a_429(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)):
+        botapi.fail("sendMessage", 429, retry_after=1)
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        await wait_for(lambda: any(c.method == "sendMessage" and c.status == 429 for c in botapi.calls))
+        await wait_for(lambda: any(t.startswith("Merci") for t in to_holder(botapi)))
+        await posted(botapi)
+    assert len([t for t in to_holder(botapi) if t.startswith("Merci")]) == 1
+
+
 async def test_photo_gets_a_polite_answer(tmp_path: Path, botapi: BotApiServer) -> None:
     async with running(tg_config(tmp_path, botapi)) as service:
         botapi.message(HOLDER, HOLDER, None, photo=[{"file_id": "p", "file_unique_id": "u", "width": 9,
@@ -201,10 +213,36 @@ async def test_forget_me(tmp_path: Path, botapi: BotApiServer) -> None:
         db = service.core.db
         message = db.execute("SELECT text, sender, (SELECT count(*) FROM message_sources) FROM messages").fetchone()
         request = db["requests"].get(1)
-        await wait_for(lambda: any("Effacé" in str(c.params["text"]) for c in botapi.sent("editMessageText")))
+        await wait_for(lambda: any("effacée" in str(c.params["text"]) for c in botapi.sent("editMessageText")))
     assert tuple(message) == (None, None, 0)
     assert request["requester"] is None and request["status"] == "forgotten"
     assert request["received_at"]  # the anonymous row still counts
+
+
+async def test_forget_me_leaves_no_id_and_no_text_anywhere(tmp_path: Path, botapi: BotApiServer) -> None:
+    person = 987_654_321  # an id no timestamp or counter of the test can contain
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(person, person, "comment adhérer au réseau ? je suis Awa Diallo, 06 12 34 56 78")
+        draft_id, answered, _ = await posted(botapi)
+        botapi.press(STAFF_CHAT, ALICE, answered, f"g:{draft_id}:send", first_name="Alice")
+        await wait_for(lambda: any("GIP" in str(c.params["text"]) for c in botapi.sent(chat_id=person)))
+        botapi.message(person, person, "et le FONJEP, 07 98 76 54 32 ?")  # a follow-up, still pending
+        follow_up, pending, _ = await posted(botapi, 2)
+        botapi.press(STAFF_CHAT, ALICE, pending, f"g:{follow_up}:full", first_name="Alice")  # the full text too
+        full = await wait_for(lambda: [c for c in botapi.sent(chat_id=STAFF_CHAT)
+                                       if str(c.params["text"]).startswith("Question complète")])
+        botapi.message(person, person, "/oubli")
+        await wait_for(lambda: any("effacés" in str(c.params["text"]) for c in botapi.sent(chat_id=person)))
+        cards = [botapi.messages[(STAFF_CHAT, m)] for m in (answered, pending, int(full[0].result["message_id"]))]
+        await wait_for(lambda: all("effacé" in str(card.text).lower() for card in cards))
+        db = service.core.db
+        await wait_for(lambda: not db.execute("SELECT count(*) FROM telegram_posts WHERE chat_id = ?",
+                                              [str(person)]).fetchone()[0])
+        dump = json.dumps({table: list(db[table].rows) for table in db.table_names()}, default=str)
+    for trace in (str(person), "Diallo", "06 12 34", "98 76 54"):
+        assert trace not in dump, trace
+        assert not [m for (chat, _), m in botapi.messages.items() if chat == STAFF_CHAT and trace in str(m.text)]
+    assert all(card.markup == "" for card in cards)
 
 
 async def test_no_match_is_posted_for_hand_answer(tmp_path: Path, botapi: BotApiServer) -> None:
@@ -239,7 +277,7 @@ async def test_staff_are_warned_in_the_chat_once(tmp_path: Path, dovecot: Doveco
         db = service.core.db
         await wait_for(lambda: len(staff_posts(botapi)) == 3)
     lost = db.execute("SELECT id FROM messages WHERE external_id = '<w1@asso.example>'").fetchone()[0]
-    for sql in ("DELETE FROM desk_posts WHERE draft_id IN (SELECT id FROM drafts WHERE message_id = ?)",
+    for sql in ("DELETE FROM telegram_posts WHERE draft_id IN (SELECT id FROM drafts WHERE message_id = ?)",
                 "DELETE FROM drafts WHERE message_id = ?", "DELETE FROM message_sources WHERE message_id = ?",
                 "DELETE FROM messages WHERE id = ?"):
         db.execute(sql, [lost])  # as if it had been lost
@@ -258,3 +296,52 @@ async def test_staff_are_warned_in_the_chat_once(tmp_path: Path, dovecot: Doveco
         polls = len([c for c in botapi.calls if c.method == "getUpdates"])
         await wait_for(lambda: len([c for c in botapi.calls if c.method == "getUpdates"]) > polls + 1)
     assert len(warnings()) == 1
+
+
+async def test_a_photo_with_a_caption_is_a_question(tmp_path: Path, botapi: BotApiServer) -> None:
+    photo = [{"file_id": "p", "file_unique_id": "u", "width": 90, "height": 90, "file_size": 2048}]
+    async with running(tg_config(tmp_path, botapi)) as service:
+        botapi.message(HOLDER, HOLDER, None, photo=photo, caption="comment adhérer au réseau ?")
+        _, _, text = await posted(botapi)
+        message = service.core.db["messages"].get(1)
+    assert "acc-adhesion" in text and "comment adhérer au réseau ?" in text and "photo" in text
+    assert message["text"] == "comment adhérer au réseau ?"
+    assert json.loads(message["attachments"])[0]["content_type"] == "image/jpeg"
+    assert not [t for t in to_holder(botapi) if "messages écrits" in t]
+
+
+async def test_an_edit_before_review_replaces_the_question(tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)) as service:
+        asked = botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        first, first_card, _ = await posted(botapi)
+        botapi.edit(HOLDER, HOLDER, asked, "pardon : comment faire un service civique à l'étranger ?")
+        second, _, text = await posted(botapi, 2)
+        assert "vol-service-civique" in text and "service civique" in text
+        await wait_for(lambda: "Remplacé" in str(botapi.messages[(STAFF_CHAT, first_card)].text))
+        review = service.core.review
+        assert review.get(first).state == "superseded" and review.get(second).question.startswith("pardon")
+        again = botapi.edit(HOLDER, HOLDER, asked, "pardon : comment faire un service civique à l'étranger ?")
+        await wait_for(lambda: botapi.handled(again))  # the same edit delivered twice changes nothing
+        assert review.get(second).state == "pending"
+        # Once staff have decided, an edit is a message of its own (a follow-up), not a rewrite of history.
+        review.approve(second, "terminal:alice")
+        botapi.edit(HOLDER, HOLDER, asked, "et au Canada ?")
+        _, _, third = await posted(botapi, 3)
+        db = service.core.db
+        texts = [r["text"] for r in db.query("SELECT text FROM messages WHERE direction = 'in' ORDER BY id")]
+    assert "et au Canada ?" in third and len(staff_posts(botapi)) == 3
+    assert texts == ["pardon : comment faire un service civique à l'étranger ?", "et au Canada ?"]
+    assert db["requests"].count == 1
+
+
+async def test_requesters_get_a_command_menu_and_an_acknowledgement_in_their_language(
+        tmp_path: Path, botapi: BotApiServer) -> None:
+    async with running(tg_config(tmp_path, botapi)):
+        botapi.message(HOLDER, HOLDER, "Hello, how can we apply for the volunteering programme with our NGO?")
+        await wait_for(lambda: to_holder(botapi))
+        await wait_for(lambda: len(botapi.sent("setMyCommands")) == 2)
+    assert to_holder(botapi)[0].startswith("Thank you")
+    menus = {c.params.get("language_code", ""): c for c in botapi.sent("setMyCommands")}
+    assert [c["command"] for c in menus[""].params["commands"]] == ["start", "aide", "oubli"]
+    assert [c["command"] for c in menus["en"].params["commands"]] == ["start", "help", "oubli"]
+    assert all(c.params["scope"] == {"type": "all_private_chats"} for c in menus.values())

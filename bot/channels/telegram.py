@@ -1,8 +1,11 @@
 """Telegram: project holders write to the bot; approved answers go back as replies.
 
 Handlers stay thin: they turn an update into ``Incoming`` for the core, or into a call on the
-review core (see ``bot.desks.telegram``). The Application is started and stopped by ``run`` inside
-the service's own event loop (not ``run_polling``, which would block the IMAP reader).
+review core (see ``bot.desks.telegram``). What the bot says back (acknowledgements, command
+replies) is written down first and sent by the one posting loop (``deliver``, see
+``bot.channels.telegram_posts``), which also posts the staff desk's cards. The Application is
+started and stopped by ``run`` inside the service's own event loop (not ``run_polling``, which
+would block the IMAP reader).
 """
 
 from __future__ import annotations
@@ -14,21 +17,26 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from telegram import ReplyParameters, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Message, ReplyParameters, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..config import NetworkConfig, TelegramConfig
-from ..desks.telegram import StaffDesk, retry_after_s
 from ..errors import PermanentSendError, TransientSendError
 from ..health import Health
 from ..intake import Intake
-from ..message import Incoming
+from ..matching.prepare import detect_language
+from ..message import Attachment, Incoming
 from ..outbox import OutboxItem
 from ..privacy import forget
 from ..render import telegram_parts
 from ..waiting import sleep_or_stop
+from .telegram_posts import Gate, retry_after_s
+
+if TYPE_CHECKING:
+    from ..desks.telegram import StaffDesk
 
 log = logging.getLogger("guichet.telegram")
 
@@ -39,6 +47,14 @@ TOPICS = (
     "• <b>accompagnement</b> : rendez-vous, partenaires, adhésion, information pays…"
 )
 MAX_TEXT = 4096
+# The command menu of private chats, by client language ("" for every other language).
+COMMANDS = {
+    "": [("start", "Présentation et exemples de questions"), ("aide", "Les sujets sur lesquels je renseigne"),
+         ("oubli", "Effacer mes messages")],
+    "en": [("start", "What this bot does"), ("help", "Topics I can help with"), ("oubli", "Erase my messages")],
+}
+# A rate limit about to end is waited out by the outbox's Telegram transport rather than retried later.
+SHORT_WAIT = 5.0
 
 
 def build_application(cfg: TelegramConfig) -> Application:  # type: ignore[type-arg]
@@ -53,6 +69,29 @@ def in_office_hours(now: dt.datetime, office_hours: str) -> bool:
     start, _, end = office_hours.partition("-")
     opens, closes = dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
     return now.weekday() < 5 and opens <= now.time() <= closes
+
+
+def acknowledgement(text: str, now: dt.datetime, office_hours: str, *, attachment: bool = False) -> str:
+    """What the person is told at once, in their language (English or French)."""
+    soon = in_office_hours(now, office_hours)
+    if detect_language(text) == "en":
+        said = ("Thank you, a member of the team will answer you shortly." if soon else
+                "Thank you! The team will answer you on the next working day.")
+        return said + (" (I cannot read attachments: only your caption was passed on.)" if attachment else "")
+    said = ("Merci, un membre de l'équipe vous répond rapidement." if soon else
+            "Merci ! L'équipe vous répondra dès le prochain jour ouvré.")
+    return said + (" (Je ne lis pas les pièces jointes : seule votre légende a été transmise.)" if attachment else "")
+
+
+def attachments(message: Message) -> list[Attachment]:
+    """The file sent with a caption, recorded (never read)."""
+    found = message.effective_attachment
+    if not found:
+        return []
+    item = found[-1] if isinstance(found, tuple) else found  # a photo comes in several sizes: the largest
+    name = getattr(item, "file_name", None) or ("photo.jpg" if message.photo else type(item).__name__.lower())
+    kind = getattr(item, "mime_type", None) or ("image/jpeg" if message.photo else "application/octet-stream")
+    return [Attachment(name, kind, getattr(item, "file_size", None) or 0)]
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -71,10 +110,16 @@ class TelegramTransport:
 
     channel = "telegram"
 
-    def __init__(self, bot_getter: Callable[[], object]) -> None:
+    def __init__(self, bot_getter: Callable[[], object], gate: Gate | None = None) -> None:
         self._bot = bot_getter
+        # Shared with the posting loop: a 429 anywhere holds every chat.
+        self.gate = gate or Gate()
 
     async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
+        if wait := self.gate.remaining():
+            if wait > SHORT_WAIT:
+                raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s", retry_after=wait)
+            await asyncio.sleep(wait)  # the item was due about when the gate opens: no need for another round
         bot = self._bot()
         chat_id = int(item.recipient)
         reply_to = int(item.in_reply_to.split(":")[1]) if ":" in item.in_reply_to else None
@@ -89,6 +134,7 @@ class TelegramTransport:
             for part in parts[1:]:
                 await bot.send_message(chat_id=chat_id, text=part, parse_mode="HTML")  # type: ignore[attr-defined]
         except RetryAfter as exc:
+            self.gate.hold(retry_after_s(exc))
             raise TransientSendError(f"Telegram rate limit: {exc}", retry_after=retry_after_s(exc)) from exc
         except (Forbidden, BadRequest, InvalidToken) as exc:
             raise PermanentSendError(f"Telegram refused: {exc}") from exc
@@ -111,15 +157,19 @@ class TelegramChannel:
         self.network = network
         self.intake = intake
         self.desk = desk
+        self.posts = desk.posts
         # Its own component: the desk's successes must not hide a getUpdates fault, nor the reverse.
         self.health = Health(desk.db, "telegram-updates", log)
         self.app = build_application(cfg)
-        private = filters.ChatType.PRIVATE
+        private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+        written = (filters.TEXT | filters.CAPTION) & ~filters.COMMAND
         self.app.add_handler(CommandHandler("start", self.start, filters=private))
         self.app.add_handler(CommandHandler(["aide", "help"], self.help, filters=private))
         self.app.add_handler(CommandHandler("oubli", self.forget, filters=private))
-        self.app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.question))
-        self.app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, self.not_text))
+        self.app.add_handler(MessageHandler(private & written, self.question))
+        self.app.add_handler(MessageHandler(private & ~written & ~filters.COMMAND, self.not_text))
+        self.app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE & written,
+                                            self.edited))
         desk.attach(self.app)
 
     @property
@@ -129,10 +179,16 @@ class TelegramChannel:
     def _now(self) -> dt.datetime:
         return dt.datetime.now(self.network.tz)
 
+    def _say(self, update: Update, kind: str, text: str) -> None:
+        """Answer a requester's message (HTML), through the posting loop; once per message."""
+        message = update.effective_message
+        assert message is not None
+        self.posts.want(message.chat_id, kind, text=text, key=f"{kind}:{message.chat_id}:{message.message_id}")
+
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start: who we are, what we help with, and that a person checks every answer."""
-        assert update.effective_message is not None
-        await update.effective_message.reply_html(
+        self._say(
+            update, "command",
             f"Bonjour ! Je suis l'assistant de <b>{html.escape(self.network.name)}</b>, le réseau régional de "
             "coopération et de solidarité internationale.\n\nPosez-moi votre question, par exemple sur :\n"
             f"{TOPICS}\n\nUn membre de l'équipe relit chaque réponse avant qu'elle vous soit envoyée. "
@@ -140,8 +196,8 @@ class TelegramChannel:
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/aide and /help: the topics."""
-        assert update.effective_message is not None
-        await update.effective_message.reply_html(
+        self._say(
+            update, "command",
             f"Je peux vous renseigner sur :\n{TOPICS}\n\nÉcrivez simplement votre question en une ou deux phrases. "
             "/oubli efface vos messages.")
 
@@ -149,55 +205,125 @@ class TelegramChannel:
         """/oubli: erase this person's messages and drafts; counts stay anonymous."""
         assert update.effective_message is not None and update.effective_user is not None
         count = forget(self.intake.db, "telegram", str(update.effective_user.id))
-        await update.effective_message.reply_text(
+        self._say(
+            update, "forget",
             "C'est fait : vos messages et les réponses préparées ont été effacés"
             f" ({count} demande(s)). Seul un décompte anonyme est conservé pour nos statistiques.")
 
     async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Any text: stored first, matched, drafted, queued for staff; the person is told."""
-        message, user = update.effective_message, update.effective_user
-        assert message is not None and user is not None and message.text is not None
-        chat = str(message.chat_id)
+        """Any text, or a file's caption: stored first, matched, drafted, queued for staff; the person is told."""
+        message = update.effective_message
+        assert message is not None
+        self._take(message, f"{message.chat_id}:{message.message_id}")
+
+    async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited message: before staff decide, it replaces the question (drafted again); once they
+        have, the new wording is a message of its own, as a follow-up."""
+        message = update.effective_message
+        assert message is not None
+        text = message.text or message.caption or ""
+        if self.intake.replace("telegram", f"{message.chat_id}:{message.message_id}", text) is not None:
+            self.desk.wake()
+            return
+        stamp = int((message.edit_date or message.date).timestamp())
+        self._take(message, f"{message.chat_id}:{message.message_id}:edit:{stamp}")
+
+    def _take(self, message: Message, external_id: str) -> None:
+        user = message.from_user
+        assert user is not None
+        chat, text, files = str(message.chat_id), message.text or message.caption or "", attachments(message)
         refs = [f"{chat}:{message.reply_to_message.message_id}"] if message.reply_to_message else []
         incoming = Incoming(
-            channel="telegram", external_id=f"{chat}:{message.message_id}", sender=str(user.id),
-            sender_name=user.full_name, text=message.text, new_text=message.text, reply_to=chat,
-            raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(), refs=refs, conversation=chat,
-            received_at=message.date.astimezone(dt.UTC))
+            channel="telegram", external_id=external_id, sender=str(user.id), sender_name=user.full_name,
+            text=text, new_text=text, reply_to=chat, raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(),
+            refs=refs, conversation=chat, received_at=message.date.astimezone(dt.UTC), attachments=files,
+            problems=[f"pièce jointe non lue ({f.filename}) : seule la légende est lue" for f in files])
         taken = self.intake.take(incoming)
-        if taken.duplicate:
-            return
-        self.desk.wake()
-        if in_office_hours(self._now(), self.network.office_hours):
-            ack = "Merci, un membre de l'équipe vous répond rapidement."
-        else:
-            ack = "Merci ! L'équipe vous répondra dès le prochain jour ouvré."
-        await message.reply_text(ack)
+        if not taken.duplicate:
+            self.desk.wake()
+        # Keyed by the message: a redelivered update (crash before it was confirmed) is thanked once.
+        self.posts.want(chat, "ack", text=acknowledgement(text, self._now(), self.network.office_hours,
+                                                          attachment=bool(files)),
+                        reply_to=str(message.message_id), key=f"ack:{external_id}")
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, voice, documents, stickers: say what the bot can read."""
-        assert update.effective_message is not None
-        await update.effective_message.reply_text(
+        self._say(
+            update, "command",
             "Je ne sais lire que les messages écrits. Pouvez-vous taper votre question ? "
             "Pour nous envoyer un document, écrivez à l'adresse du réseau.")
 
     async def post_photo(self, path: Path, caption: str) -> None:
-        """Post an image (the monthly chart) to the staff chat."""
-        with open(path, "rb") as handle:
-            await self.app.bot.send_photo(self.cfg.staff_chat_id, photo=handle, caption=caption)
+        """Post an image (the monthly chart) to the staff chat (the scheduler retries a failure)."""
+        if wait := self.posts.gate.remaining():
+            raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s", retry_after=wait)
+        try:
+            with open(path, "rb") as handle:
+                await self.app.bot.send_photo(self.cfg.staff_chat_id, photo=handle, caption=caption)
+        except RetryAfter as exc:
+            self.posts.gate.hold(retry_after_s(exc))
+            raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll updates and run the staff desk until ``stop`` is set."""
+        """Poll updates and deliver posts until ``stop`` is set."""
         async with self.app:
             await self.app.start()
-            desk = asyncio.create_task(self.desk.run(self.app.bot, stop))
+            delivering = asyncio.create_task(self.deliver(self.app.bot, stop))
             try:
                 await self.poll(stop)
             finally:
                 if not stop.is_set():
-                    desk.cancel()  # polling failed: do not wait for a stop that may never come
-                await asyncio.gather(desk, return_exceptions=True)
+                    delivering.cancel()  # polling failed: do not wait for a stop that may never come
+                await asyncio.gather(delivering, return_exceptions=True)
                 await self.app.stop()
+
+    async def deliver(self, bot: Bot, stop: asyncio.Event) -> None:
+        """The posting loop: the staff desk's cards and every reply to requesters, until ``stop``.
+
+        Waits out a 429 whatever wakes it (a new message does not cut ``retry_after`` short);
+        other faults are retried with backoff. ``telegram`` in ``guichet status`` is ok only once
+        nothing is left waiting.
+        """
+        health = self.desk.health
+        delay = 1.0
+        commands = False
+        while not stop.is_set():
+            await self.posts.gate.wait(stop)
+            if stop.is_set():
+                break
+            try:
+                commands = commands or await self.set_commands(bot)
+                self.desk.derive()
+                more = await self.posts.flush(bot, self.desk.render_post)
+            except RetryAfter as exc:
+                health.fault("rate limited", f"Telegram: rate limited, waiting {retry_after_s(exc):.0f}s "
+                                             f"({self.posts.waiting()} post(s) waiting)")
+                continue
+            except Exception as exc:  # Telegram faults, and any other: the loop must go on
+                if not isinstance(exc, TelegramError):
+                    log.exception("posting loop")
+                health.fault(type(exc).__name__, f"Telegram: {type(exc).__name__}: {exc}; "
+                                                 f"{self.posts.waiting()} post(s) waiting, retrying")
+                await sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            delay = 1.0
+            if more:
+                continue
+            health.ok()
+            await sleep_or_stop(stop, 1.0, wake=self.posts.wake)
+
+    async def set_commands(self, bot: Bot) -> bool:
+        """The command menu requesters see in a private chat (French, and English for English clients).
+
+        True once done, or once Telegram refused it for good (logged: the bot works without it)."""
+        try:
+            for language, commands in COMMANDS.items():
+                await bot.set_my_commands([BotCommand(name, text) for name, text in commands],
+                                          scope=BotCommandScopeAllPrivateChats(), language_code=language)
+        except (BadRequest, InvalidToken) as exc:
+            log.warning("command menu not set: %s", exc)
+        return True
 
     async def poll(self, stop: asyncio.Event) -> None:
         """Long-poll getUpdates; an update is confirmed (the next offset) only once it was processed.
@@ -221,6 +347,7 @@ class TelegramChannel:
                 updates = fetch.result()
             except RetryAfter as exc:
                 self.health.fault("rate limited", f"getUpdates: rate limited for {retry_after_s(exc):.0f}s")
+                self.posts.gate.hold(retry_after_s(exc))  # the whole bot is held, not only this call
                 await sleep_or_stop(stop, retry_after_s(exc))
                 continue
             except TelegramError as exc:
@@ -234,4 +361,3 @@ class TelegramChannel:
             for update in updates:
                 await self.app.process_update(update)
                 offset = update.update_id + 1
-

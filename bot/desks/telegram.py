@@ -1,123 +1,60 @@
-"""The staff review desk in a Telegram group: one message per draft, with decision buttons.
+"""The staff review desk in a Telegram group: one card per draft, with decision buttons.
 
 It is an adapter on the review core (``bot.review``): every decision goes through ``Review``,
-exactly as ``guichet drafts`` does. Drafts are posted from the database (whichever channel
-they came from), so a restart neither loses nor repeats a post, and decisions taken from the
-terminal are reflected on the staff messages too.
+exactly as ``guichet drafts`` does. What the staff chat should show is derived from the database
+(``StaffDesk.derive``: a card for each pending draft, closed once it is decided, wherever it was
+decided) and sent by the posting loop (``bot.channels.telegram_posts``), so that a Telegram fault
+or a restart neither loses nor repeats a card. Handlers only decide and record; the only calls they
+make themselves are the answer to a button press (always, so that no button keeps spinning) and
+the swap of a card's buttons for "Autre fiche". A card's look is in ``bot.desks.telegram_card``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import datetime as dt
-import html
 import logging
-import os
 import re
 import time
-import warnings
 from typing import Any
 
 import sqlite_utils
-from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram import Bot, CallbackQuery, ForceReply, Update
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
-from telegram.warnings import PTBDeprecationWarning
 
 from .. import notices
+from ..channels.telegram_posts import Message, Posts, not_modified, retry_after_s, text_message
 from ..config import NetworkConfig, TelegramConfig
-from ..errors import AlreadyDecided, GuichetError, NotStaff
+from ..errors import AlreadyDecided, GuichetError, NotFound, NotStaff, ReviewError
 from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
-from ..store import log_event, now, one
-from ..waiting import sleep_or_stop
+from ..store import log_event, one
+from .telegram_card import (
+    CHANNELS,
+    actor_for,
+    actor_id,
+    candidates_keyboard,
+    card,
+    display_name,
+    esc,
+    full_parts,
+    keyboard,
+    render,
+)
 
 log = logging.getLogger("guichet.desk")
 
-# Opt in to PTB's coming duration type (timedelta): with the int form every 429 raises a
-# deprecation warning inside PTB. retry_after_s reads both forms.
-os.environ.setdefault("PTB_TIMEDELTA", "1")
-
 DESK = "telegram"
-CALLBACK = re.compile(r"^g:(\d{1,12}):(send|edit|other|hand|ignore|back|pick:[a-z0-9-]{1,50})$")
+CALLBACK = re.compile(r"^g:(\d{1,12}):(send|edit|other|hand|ignore|back|full|pick:[a-z0-9-]{1,50})$")
 MEMBER_STATUSES = {"creator", "administrator", "member", "restricted"}
-CHANNELS = {"email": "e-mail", "telegram": "Telegram"}
-
-
-def esc(text: object) -> str:
-    """Escape for Telegram's HTML parse mode: a question containing <b> cannot forge markup."""
-    return html.escape(str(text), quote=False)
-
-
-def trim(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def render(view: DraftView, entries: dict[str, Entry]) -> str:
-    """The staff message for a draft (HTML, under Telegram's 4,096 characters)."""
-    who = view.requester_name or view.requester
-    if view.channel == "email" and view.requester_name:
-        who = f"{view.requester_name} <{view.requester}>"
-    lines = [f"📨 <b>Demande n°{view.request_id}</b> · {CHANNELS.get(view.channel, view.channel)} · "
-             f"brouillon {view.id}", f"<b>De :</b> {esc(trim(who, 120))}"]
-    if view.subject:
-        lines.append(f"<b>Objet :</b> {esc(trim(view.subject, 150))}")
-    lines.append(f"<b>Question :</b>\n<i>{esc(trim(view.question, 700))}</i>")
-    if view.slug:
-        title = entries[view.slug].title if view.slug in entries else view.slug
-        lines.append(f"<b>Fiche :</b> {esc(view.slug)} — {esc(title)} (confiance {view.confidence or 0:.2f})")
-    else:
-        candidates = ", ".join(f"{c['slug']} {c['confidence']:.2f}" for c in view.candidates[:3]) or "aucun"
-        lines.append(f"⚠️ <b>À traiter à la main</b> (candidats : {esc(candidates)})")
-    lines += [f"📝 {esc(trim(note, 200))}" for note in view.notes]
-    lines += [f"➕ Autre question : {esc(trim(other, 200))}" for other in view.others]
-    if view.text:
-        lines.append(f"<b>Brouillon :</b>\n<pre>{esc(trim(view.text, 2400))}</pre>")
-    return trim("\n".join(lines), 4000)
-
-
-def keyboard(view: DraftView) -> InlineKeyboardMarkup:
-    def button(label: str, action: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(label, callback_data=f"g:{view.id}:{action}")
-
-    first = [button("✅ Envoyer", "send")] if view.text else []
-    first.append(button("✏️ Modifier" if view.text else "✏️ Écrire la réponse", "edit"))
-    return InlineKeyboardMarkup([first, [button("🔁 Autre fiche", "other"), button("✍️ Répondre moi-même", "hand")],
-                                 [button("🚫 Ignorer", "ignore")]])
-
-
-def candidates_keyboard(view: DraftView) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(f"{c['slug']} ({c['confidence']:.2f})",
-                                  callback_data=f"g:{view.id}:pick:{c['slug']}")]
-            for c in view.candidates[:5] if c["slug"] != view.slug]
-    rows.append([InlineKeyboardButton("↩️ Retour", callback_data=f"g:{view.id}:back")])
-    return InlineKeyboardMarkup(rows)
-
-
-def retry_after_s(exc: RetryAfter) -> float:
-    """Seconds to wait, whether PTB gives an int (v22 default) or a timedelta (its future default)."""
-    with warnings.catch_warnings():
-        # Reading the int form warns about the coming change of type; both forms are handled here.
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
-
-
-def actor_for(user_id: int, first_name: str) -> str:
-    """``telegram:<id>:<first name>``: the id decides who is staff, the name is shown to the team."""
-    return f"telegram:{user_id}:{first_name.replace(':', ' ')[:40]}"
-
-
-def display_name(actor: str | None) -> str:
-    """The name to show for an actor (``terminal:alice`` → alice, ``telegram:1:Alice`` → Alice)."""
-    parts = (actor or "?").split(":", 2)
-    return parts[-1] or parts[0]
+# Cards where a press must see exactly what is on screen (a refreshed card is about to change).
+LIVE = ("wanted", "posting", "open", "refresh", "refused")
 
 
 class StaffDesk:
-    """Posts drafts to the staff chat and turns button presses and replies into review decisions."""
+    """Derives the staff chat's cards from the database and turns presses and replies into decisions."""
 
     def __init__(self, cfg: TelegramConfig, network: NetworkConfig, db: sqlite_utils.Database, review: Review,
                  entries: list[Entry], staff: set[str]) -> None:
@@ -128,18 +65,19 @@ class StaffDesk:
         self.entries = {e.slug: e for e in entries}
         self.staff = staff  # shared with the review core's is_staff
         self.chat_id = str(cfg.staff_chat_id)
-        self._wake = asyncio.Event()
+        self.posts = Posts(db, cfg.staff_chat_id)
+        self.posts.on_refused = self._refused_post
         self._members: dict[int, tuple[bool, float]] = {}
         self.health = Health(db, "telegram", log)
 
     def attach(self, app: Application) -> None:  # type: ignore[type-arg]
         staff_chat = filters.Chat(chat_id=self.cfg.staff_chat_id)
         app.add_handler(CallbackQueryHandler(self.pressed))
-        app.add_handler(MessageHandler(staff_chat & filters.TEXT & ~filters.COMMAND, self.staff_text))
+        app.add_handler(MessageHandler(staff_chat & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND,
+                                       self.staff_text))
 
     def wake(self) -> None:
-        self._wake.set()
-
+        self.posts.wake.set()
 
     def _time(self) -> str:
         tz = self.network.tz
@@ -160,7 +98,10 @@ class StaffDesk:
         try:
             member = await bot.get_chat_member(self.cfg.staff_chat_id, user_id)
             allowed = member.status in MEMBER_STATUSES
-        except TelegramError:
+        except RetryAfter as exc:  # no answer yet: neither staff nor stranger (the caller says "try again")
+            self.posts.gate.hold(retry_after_s(exc))
+            raise
+        except BadRequest:  # Telegram knows no such member
             allowed = False
         self._members[user_id] = (allowed, time.monotonic())
         if allowed:
@@ -174,44 +115,86 @@ class StaffDesk:
             log_event(self.db, "desk.refused", actor=f"telegram:{user_id}", what=what, **detail)
         log.warning("refused %s from Telegram user %s", what, user_id)
 
-    # --- posting ------------------------------------------------------------------------------
+    # --- what the chat should show ------------------------------------------------------------
 
-    async def run(self, bot: Bot, stop: asyncio.Event) -> None:
-        """Post new drafts and reflect decisions until ``stop`` is set; Telegram faults are retried."""
-        delay = 1.0
-        while not stop.is_set():
-            try:
-                await self.sync(bot)
-                delay = 1.0
-                self.health.ok()
-            except RetryAfter as exc:
-                delay = retry_after_s(exc)
-                self.health.fault("rate limited", f"staff desk: rate limited, waiting {delay:.0f}s")
-            except (NetworkError, TelegramError) as exc:
-                self.health.fault(type(exc).__name__, f"staff desk: {type(exc).__name__}: {exc}; retrying")
-                delay = min(delay * 2, 60.0)
-            await sleep_or_stop(stop, delay, wake=self._wake)
+    def derive(self) -> None:
+        """Bring the posts in line with the drafts: a card for each pending draft without one, decided
+        drafts' cards closed, new warnings posted, cards whose draft changed elsewhere refreshed."""
+        decided = ("EXISTS (SELECT 1 FROM drafts d WHERE d.id = telegram_posts.draft_id AND d.state != 'pending')")
+        marks = ",".join("?" * len(LIVE))
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO telegram_posts (chat_id, kind, state, draft_id, created_at) "
+                "SELECT ?, 'card', 'wanted', d.id, ? FROM drafts d WHERE d.state = 'pending' AND NOT EXISTS "
+                "(SELECT 1 FROM telegram_posts p WHERE p.draft_id = d.id AND p.kind = 'card' "
+                f"AND p.state IN ({marks})) ORDER BY d.id", [self.chat_id, dt.datetime.now(dt.UTC).isoformat(), *LIVE])
+            self.db.execute(f"UPDATE telegram_posts SET state = 'cancelled' WHERE kind = 'card' AND state = 'wanted' "
+                            f"AND {decided}")
+            self.db.execute(f"UPDATE telegram_posts SET state = 'closing' WHERE kind = 'card' "
+                            f"AND state IN ('open', 'refresh', 'stale') AND {decided}")
+            self.db.execute("UPDATE telegram_posts SET state = CASE state WHEN 'open' THEN 'closed' "
+                            "ELSE 'cancelled' END WHERE kind = 'prompt' AND purpose = 'edit' "
+                            f"AND state IN ('wanted', 'open') AND {decided}")
+            for notice in notices.pending(self.db, DESK):
+                self.posts.want(self.chat_id, "notice", text=esc(notice.text), key=f"notice:{notice.event_id}")
+                notices.posted(self.db, DESK, notice)
+        for row in list(self.db.query("SELECT * FROM telegram_posts WHERE kind = 'card' AND state = 'open'")):
+            if not self.current(row):
+                self.db.execute("UPDATE telegram_posts SET state = 'refresh' WHERE id = ? AND state = 'open'",
+                                [row["id"]])
 
-    async def sync(self, bot: Bot) -> None:
-        """Post pending drafts not posted yet, close posts of drafts decided elsewhere, post warnings."""
-        for row in list(self.db.query(
-                "SELECT d.id FROM drafts d WHERE d.state = 'pending' AND NOT EXISTS (SELECT 1 FROM desk_posts p "
-                "WHERE p.draft_id = d.id AND p.desk = ? AND p.kind = 'draft') ORDER BY d.id LIMIT 20", [DESK])):
-            await self.post(bot, self.review.get(row["id"]))
-        for row in list(self.db.query(
-                "SELECT p.*, d.state AS draft_state FROM desk_posts p JOIN drafts d ON d.id = p.draft_id "
-                "WHERE p.desk = ? AND p.kind = 'draft' AND p.state = 'open' AND d.state != 'pending'", [DESK])):
-            await self.close(bot, row["id"], row["message_id"], self.review.get(row["draft_id"]))
-        for notice in notices.pending(self.db, DESK):
-            await bot.send_message(self.cfg.staff_chat_id, esc(notice.text), parse_mode="HTML")
-            notices.posted(self.db, DESK, notice)
+    def current(self, row: dict[str, Any]) -> bool:
+        """The card on screen is the draft as it is now (what a press on it decides on)."""
+        try:
+            message = self.render_post({**row, "state": "open"})
+        except NotFound:  # its draft is gone (deleted by hand): the posting loop drops the post
+            return False
+        return row["state"] == "open" and message is not None and message.fingerprint() == row["shown"]
 
-    async def post(self, bot: Bot, view: DraftView) -> None:
-        sent = await bot.send_message(self.cfg.staff_chat_id, render(view, self.entries), parse_mode="HTML",
-                                      reply_markup=keyboard(view))
-        self.db.table("desk_posts").insert({"draft_id": view.id, "desk": DESK, "chat_id": self.chat_id,
-                                      "message_id": str(sent.message_id), "kind": "draft", "state": "open",
-                                      "posted_at": now()})
+    def render_post(self, row: dict[str, Any]) -> Message | None:
+        """How a post of the staff chat looks in its state (the posting loop sends or edits it so)."""
+        if row["kind"] not in ("card", "prompt", "full"):
+            return text_message(row)
+        view = self.review.get(row["draft_id"])
+        if row["kind"] == "prompt":
+            return self._prompt(row, view)
+        state = row["state"]
+        if state == "erasing":
+            return Message(f"🗑️ Demande n°{view.request_id} : effacée à la demande de la personne.")
+        if row["kind"] == "full":
+            parts = full_parts(view)
+            part = int(row["part"] or 0)
+            reply_to = int(row["reply_to"]) if row["reply_to"] else None
+            return Message(parts[part], parse_mode=None, reply_to=reply_to) if part < len(parts) else None
+        if state == "closing":
+            text = render(view, self.entries) if view.state != "forgotten" else f"Brouillon {view.id}"
+            return Message(f"{text}\n\n<b>{self.outcome(view)}</b>")
+        if state == "stale":
+            text = render(dataclasses.replace(view, text=None), self.entries)
+            return Message(f"{text}\n\n<i>✏️ Modifié par {esc(display_name(row['actor']))} : nouvelle version "
+                           "ci-dessous.</i>")
+        if view.state != "pending" and state == "wanted":
+            return None  # decided before it was ever shown
+        text, cut = card(view, self.entries)
+        return Message(text, markup=keyboard(view, full=cut))
+
+    def _prompt(self, row: dict[str, Any], view: DraftView) -> Message:
+        mention = f'<a href="tg://user?id={actor_id(row["actor"])}">{esc(display_name(row["actor"]))}</a>'
+        if row["purpose"] == "answer":
+            text = (f"✍️ {mention}, répondez à ce message avec la réponse à envoyer "
+                    f"({CHANNELS.get(view.channel, view.channel)}, demande n°{view.request_id}).")
+        else:
+            text = f"✏️ {mention}, répondez à ce message avec le texte à envoyer (brouillon {view.id})."
+        reply_to = int(row["reply_to"]) if row["reply_to"] else None
+        return Message(text, markup=ForceReply(selective=True), reply_to=reply_to)
+
+    def _refused_post(self, row: dict[str, Any], error: str) -> None:
+        """Telegram refused a post for good: staff hear about it (once) and the next posts go on."""
+        if row["kind"] in ("notice", "reply"):
+            return  # a warning about a warning could go on for ever
+        with self.db.atomic():
+            log_event(self.db, "telegram.refused", draft_id=row["draft_id"], draft=row["draft_id"], post=row["kind"],
+                      error=error)
 
     def outcome(self, view: DraftView) -> str:
         name = display_name(view.decided_by)
@@ -220,124 +203,161 @@ class StaffDesk:
             "approved": f"✅ Envoyé par {esc(name)} à {at}",
             "rejected": f"✍️ {esc(name)} répond à la main ({at})",
             "ignored": f"🚫 Ignoré par {esc(name)} à {at}",
-            "superseded": "↪️ Remplacé : la personne a relancé, voir le nouveau brouillon",
+            # Superseded by a hand-written answer (Review.answer, named) or by the person writing again.
+            "superseded": f"✍️ Répondu à la main par {esc(name)} à {at}" if view.decided_by else
+                          "↪️ Remplacé : la personne a relancé ou modifié son message, voir le nouveau brouillon",
             "forgotten": "🗑️ Effacé à la demande de la personne",
         }.get(view.state, f"Traité ({esc(view.state)})")
-
-    async def close(self, bot: Bot, post_id: int, message_id: str, view: DraftView) -> None:
-        text = render(view, self.entries) if view.state != "forgotten" else f"Brouillon {view.id}"
-        try:
-            await bot.edit_message_text(f"{text}\n\n<b>{self.outcome(view)}</b>", chat_id=self.cfg.staff_chat_id,
-                                        message_id=int(message_id), parse_mode="HTML", reply_markup=None)
-        except BadRequest as exc:  # message deleted by someone, or unchanged: nothing left to show
-            log.info("desk post %s not edited: %s", post_id, exc)
-        self.db.table("desk_posts").update(post_id, {"state": "closed"})
 
     # --- decisions ------------------------------------------------------------------------------
 
     async def pressed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A button press: validated, checked for staff, then decided by the review core."""
+        """A button press: validated, checked for staff, decided by the review core, always answered."""
         query = update.callback_query
         assert query is not None
+        said, alert = "", False
+        try:
+            said, alert = await self._pressed(context.bot, query)
+        except AlreadyDecided as exc:
+            said, alert = f"Déjà traité par {display_name(exc.by)}.", True
+            self.wake()
+        except NotStaff:
+            said, alert = "Réservé à l'équipe du réseau.", True
+        except GuichetError as exc:
+            said, alert = str(exc)[:190], True
+        except RetryAfter as exc:
+            self.posts.gate.hold(retry_after_s(exc))
+            said, alert = f"Telegram demande d'attendre {retry_after_s(exc):.0f} s : réessayez ensuite.", True
+        except TelegramError as exc:
+            said, alert = f"Telegram ne répond pas ({type(exc).__name__}) : réessayez.", True
+        finally:
+            try:
+                await query.answer(said or None, show_alert=alert)
+            except TelegramError as exc:  # the press stays unanswered; nothing else depends on it
+                log.info("button press not answered: %s", exc)
+
+    async def _pressed(self, bot: Bot, query: CallbackQuery) -> tuple[str, bool]:
         user = query.from_user
         found = CALLBACK.match(query.data or "")
         message = query.message
         if found is None or message is None or str(message.chat.id) != self.chat_id:
             self._refuse(user.id, "malformed or misplaced button", data=(query.data or "")[:80])
-            await query.answer("Action non valide.", show_alert=True)
-            return
+            return "Action non valide.", True
+        self.posts.seen(self.chat_id, message.message_id)
         draft_id, action = int(found.group(1)), found.group(2)
-        post = one(self.db, "SELECT * FROM desk_posts WHERE desk = ? AND chat_id = ? AND message_id = ? "
-                            "AND draft_id = ?", [DESK, self.chat_id, str(message.message_id), draft_id])
-        if post is None:
+        post = self.posts.find(self.chat_id, message.message_id)
+        if post is None and await self.is_staff(bot, user.id):
+            post = await self.posts.card(self.chat_id, message.message_id, draft_id)
+        if post is None or post["draft_id"] != draft_id or post["kind"] != "card":
             self._refuse(user.id, "button for another draft", data=query.data)
-            await query.answer("Ce bouton ne correspond pas à ce brouillon.", show_alert=True)
-            return
-        if not await self.is_staff(context.bot, user.id):
+            return "Ce bouton ne correspond pas à ce brouillon.", True
+        if not await self.is_staff(bot, user.id):
             self._refuse(user.id, "button", draft_id=draft_id, action=action)
-            await query.answer("Réservé à l'équipe du réseau.", show_alert=True)
-            return
-        actor = actor_for(user.id, user.first_name)
-        try:
-            await self._act(context.bot, query, post, draft_id, action, actor)
-        except AlreadyDecided as exc:
-            await query.answer(f"Déjà traité par {display_name(exc.by)}.", show_alert=True)
-            await self.sync(context.bot)
-        except NotStaff:
-            await query.answer("Réservé à l'équipe du réseau.", show_alert=True)
-        except GuichetError as exc:
-            await query.answer(str(exc)[:190], show_alert=True)
+            return "Réservé à l'équipe du réseau.", True
+        if post["state"] in ("stale", "replaced"):
+            return "Cette version a été remplacée : utilisez la carte plus bas.", True
+        return await self._act(bot, post, draft_id, action, actor_for(user.id, user.first_name))
 
-    async def _act(self, bot: Bot, query: Any, post: dict[str, Any], draft_id: int, action: str, actor: str) -> None:
-        chat, message_id = self.cfg.staff_chat_id, int(post["message_id"])
-        if action == "send":
-            self.review.approve(draft_id, actor)
-        elif action == "hand":
-            self.review.reject(draft_id, actor)
-        elif action == "ignore":
-            self.review.ignore(draft_id, actor)
-        elif action == "other":
-            view = self.review.get(draft_id)
-            if view.state != "pending":
-                raise AlreadyDecided(draft_id, view.state, view.decided_by, view.decided_at)
-            await bot.edit_message_reply_markup(chat, message_id, reply_markup=candidates_keyboard(view))
-            await query.answer("Choisissez une autre fiche.")
-            return
-        elif action == "back":
-            await bot.edit_message_reply_markup(chat, message_id, reply_markup=keyboard(self.review.get(draft_id)))
-            await query.answer()
-            return
-        elif action.startswith("pick:"):
-            view = self.review.choose(draft_id, actor, action[5:])
-            await bot.edit_message_text(render(view, self.entries), chat_id=chat, message_id=message_id,
-                                        parse_mode="HTML", reply_markup=keyboard(view))
-            await query.answer("Brouillon refait avec cette fiche.")
-            return
-        elif action == "edit":
-            self.review.get(draft_id)
-            prompt = await bot.send_message(
-                chat, f"✏️ {esc(query.from_user.first_name)}, répondez à ce message avec le texte à envoyer "
-                      f"(brouillon {draft_id}).", parse_mode="HTML", reply_markup=ForceReply(selective=True))
-            self.db.table("desk_posts").insert({"draft_id": draft_id, "desk": DESK, "chat_id": self.chat_id,
-                                          "message_id": str(prompt.message_id), "kind": "prompt", "state": "open",
-                                          "posted_at": now()})
-            await query.answer("Répondez au message avec le nouveau texte.")
-            return
-        await query.answer("C'est noté.")
-        self._wake.set()
-        await self.close(bot, post["id"], post["message_id"], self.review.get(draft_id))
+    async def _act(self, bot: Bot, post: dict[str, Any], draft_id: int, action: str, actor: str) -> tuple[str, bool]:
+        view = self.review.get(draft_id)
+        if view.state != "pending":
+            raise AlreadyDecided(draft_id, view.state, view.decided_by, view.decided_at)
+        if action in ("send", "ignore", "hand"):
+            if action == "send":
+                if not self.current(post):
+                    self.wake()
+                    return "Le brouillon vient de changer : relisez la carte mise à jour.", True
+                self.review.approve(draft_id, actor)
+            elif action == "ignore":
+                self.review.ignore(draft_id, actor)
+            else:
+                self.review.reject(draft_id, actor)
+                # The answer can be written here too, whatever channel it leaves by.
+                self.posts.want(self.chat_id, "prompt", draft_id=draft_id, actor=actor, purpose="answer",
+                                reply_to=post["message_id"], key=f"answer:{post['message_id']}:{actor_id(actor)}")
+            self.wake()
+            return "C'est noté.", False
+        if action == "edit":
+            self.posts.want(self.chat_id, "prompt", draft_id=draft_id, actor=actor, purpose="edit",
+                            reply_to=post["message_id"], key=f"prompt:{post['message_id']}:{actor_id(actor)}")
+            return "Répondez au message qui apparaît avec le nouveau texte.", False
+        if action == "full":
+            for part in range(len(full_parts(view))):
+                self.posts.want(self.chat_id, "full", draft_id=draft_id, part=part, reply_to=post["message_id"],
+                                key=f"full:{post['message_id']}:{part}")
+            return "Le texte complet suit.", False
+        if action.startswith("pick:"):
+            self.review.choose(draft_id, actor, action[5:])
+            self.wake()
+            return "Brouillon refait avec cette fiche.", False
+        markup = candidates_keyboard(view) if action == "other" else keyboard(view, card(view, self.entries)[1])
+        if self.posts.gate.remaining():
+            return f"Telegram demande d'attendre {self.posts.gate.remaining():.0f} s : réessayez ensuite.", True
+        try:
+            await bot.edit_message_reply_markup(self.cfg.staff_chat_id, int(post["message_id"]), reply_markup=markup)
+        except TelegramError as exc:
+            if not not_modified(exc):  # a double tap: the buttons are already there
+                raise
+        return ("Choisissez une autre fiche." if action == "other" else ""), False
 
     async def staff_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A reply to a draft (or to the "Modifier" prompt) in the staff chat: the new draft text."""
+        """A reply to the bot's prompt, by the staff member who pressed the button: the new draft text
+        (Modifier) or the answer to send (Répondre moi-même). Any other message in the staff chat,
+        replies to cards included, is the team's own conversation."""
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None
+        self.posts.seen(self.chat_id, message.message_id)
         if message.reply_to_message is None:
-            return  # ordinary conversation between staff members
-        post = one(self.db, "SELECT * FROM desk_posts WHERE desk = ? AND chat_id = ? AND message_id = ?",
-                   [DESK, self.chat_id, str(message.reply_to_message.message_id)])
-        if post is None:
             return
-        if not await self.is_staff(context.bot, user.id):
-            self._refuse(user.id, "draft edit", draft_id=post["draft_id"])
-            await message.reply_text("Seule l'équipe du réseau peut modifier les brouillons.")
+        prompt = self.posts.find(self.chat_id, message.reply_to_message.message_id)
+        if prompt is None or prompt["kind"] != "prompt":
+            return
+
+        def say(text: str) -> None:
+            self.posts.want(self.chat_id, "reply", text=text, reply_to=str(message.message_id))
+
+        try:
+            staff = await self.is_staff(context.bot, user.id)
+        except TelegramError:
+            say("Telegram ne répond pas pour l'instant : renvoyez votre réponse dans une minute.")
+            return
+        if not staff:
+            self._refuse(user.id, "draft edit", draft_id=prompt["draft_id"])
+            say("Seule l'équipe du réseau peut répondre à cette invite.")
+            return
+        if actor_id(prompt["actor"]) != str(user.id):
+            say(f"Cette invite attend la réponse de {esc(display_name(prompt['actor']))}. Pour écrire vous-même, "
+                "appuyez sur le bouton de la carte.")
+            return
+        if prompt["state"] != "open":
+            say("Cette invite a déjà servi : appuyez de nouveau sur le bouton de la carte.")
             return
         actor = actor_for(user.id, user.first_name)
         try:
-            view = self.review.edit(post["draft_id"], actor, message.text or "")
+            done = self._use(prompt, actor, message.text or "")
         except AlreadyDecided as exc:
-            await message.reply_text(f"Ce brouillon est déjà traité ({exc.state}).")
-            return
+            say(f"Ce brouillon est déjà traité ({esc(exc.state)}).")
         except GuichetError as exc:
-            await message.reply_text(str(exc))
-            return
-        for old in self.db.query("SELECT id, message_id FROM desk_posts WHERE draft_id = ? AND desk = ? "
-                                 "AND kind = 'draft' AND state = 'open'", [view.id, DESK]):
-            try:
-                await context.bot.edit_message_text(
-                    f"{render(view, self.entries)}\n\n<i>Modifié par {esc(user.first_name)} : nouvelle version "
-                    "ci-dessous.</i>", chat_id=self.cfg.staff_chat_id, message_id=int(old["message_id"]),
-                    parse_mode="HTML", reply_markup=None)
-            except BadRequest:
-                pass
-            self.db.table("desk_posts").update(old["id"], {"state": "replaced"})
-        await self.post(context.bot, view)
+            say(esc(exc))
+        else:
+            self.db.execute("UPDATE telegram_posts SET state = 'closed' WHERE id = ?", [prompt["id"]])
+            if done:
+                say(done)
+        self.wake()
+
+    def _use(self, prompt: dict[str, Any], actor: str, text: str) -> str | None:
+        """Apply a reply to a prompt; returns what to tell the chat, if anything."""
+        draft_id = prompt["draft_id"]
+        if prompt["purpose"] == "answer":
+            view = self.review.get(draft_id)
+            request = one(self.db, "SELECT status FROM requests WHERE id = ?", [view.request_id])
+            if request is None or request["status"] != "by_hand":
+                raise ReviewError(f"La demande n°{view.request_id} n'attend plus de réponse à la main.")
+            self.review.answer(view.request_id, actor, text)
+            return (f"✍️ Réponse de {esc(display_name(actor))} en route vers la personne "
+                    f"({CHANNELS.get(view.channel, view.channel)}, demande n°{view.request_id}).")
+        view = self.review.edit(draft_id, actor, text)
+        # The old card loses its buttons and the new version is posted below it (a new card).
+        self.db.execute("UPDATE telegram_posts SET state = 'stale', actor = ? WHERE draft_id = ? AND kind = 'card' "
+                        "AND state IN ('open', 'refresh')", [actor, view.id])
+        return None

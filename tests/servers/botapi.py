@@ -2,8 +2,11 @@
 
 It serves the methods Guichet uses, records every call, queues injected updates for
 getUpdates long polling, and can be told to fail a method (429 with retry_after, 5xx).
-Message texts are checked as Telegram checks them (``check_text``): malformed HTML, an empty or
-a too long text get the real API's 400 "Bad Request" answers.
+It keeps the messages of each chat as Telegram does, so that it refuses what Telegram refuses,
+with the real API's 400 descriptions: HTML it cannot parse (``check_text``), an empty text or
+one over 4,096 characters, an edit of someone else's message, of a message that does not exist,
+or one that changes nothing ("message is not modified").
+Message ids are counted per chat, as in a supergroup.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,50 +27,80 @@ from .dovecot import free_port
 
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Guichet", "username": "guichet_test_bot"}
-# The tags of Telegram's HTML parse mode (core.telegram.org/bots/api#html-style); anything else is refused.
-HTML_TAGS = frozenset("b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split())
-# A tag (its name, then attributes whose quoted values may hold ">"), a "<" that starts none, an entity.
-_MARKUP = re.compile(r"<(/?)([^\s<>/]*)(?:\s+(?:[^<>\"']|\"[^\"]*\"|'[^']*')*)?>|<"
-                     r"|&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+MAX_TEXT = 4096
+HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji",
+             "code", "pre", "blockquote"}
+_TAG = re.compile(r"""<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:=(?:"[^"]*"|'[^']*'|[^\s>]+))?)*)\s*>""")
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message")
 
 
-def check_text(text: str, parse_mode: str | None) -> str:
-    """The message's text as Telegram would show it, or ``ValueError`` with Telegram's description."""
+class Refusal(ValueError):
+    """What the Bot API answers with a 400: its description."""
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def check_text(text: str, parse_mode: str | None, limit: int = MAX_TEXT) -> str:
+    """The text as Telegram would show it once its markup is parsed, or ``Refusal`` with Telegram's words."""
     if parse_mode and parse_mode.upper() == "HTML":
-        shown, open_tags = [], []
-        position = 0
-        for markup in _MARKUP.finditer(text):
-            shown.append(text[position:markup.start()])
-            position = markup.end()
-            at = len(text[:markup.start()].encode())
-            token = markup.group()
-            if token == "<":
-                raise ValueError(f"Bad Request: can't parse entities: Unclosed start tag at byte offset {at}")
-            if token.startswith("&"):
-                shown.append(html.unescape(token))
-            elif markup.group(1):
-                name = markup.group(2).lower()
-                if not open_tags:
-                    raise ValueError(f"Bad Request: can't parse entities: Unexpected end tag at byte offset {at}")
-                if open_tags[-1] != name:
-                    raise ValueError(f"Bad Request: can't parse entities: Unmatched end tag at byte offset {at}, "
-                                     f'expected "</{open_tags[-1]}>", found "</{name}>"')
-                open_tags.pop()
-            else:
-                name = markup.group(2).lower()
-                if name not in HTML_TAGS:
-                    raise ValueError(f'Bad Request: can\'t parse entities: Unsupported start tag "{name}" '
-                                     f"at byte offset {at}")
-                open_tags.append(name)
-        if open_tags:
-            raise ValueError(f"Bad Request: can't parse entities: Can't find end tag corresponding to start tag "
-                             f'"{open_tags[-1]}"')
-        text = "".join(shown) + text[position:]
+        text = _parse_html(text)
     if not text.strip():
-        raise ValueError("Bad Request: message text is empty")
-    if len(text.encode("utf-16-le")) // 2 > 4096:
-        raise ValueError("Bad Request: message is too long")
+        raise Refusal("Bad Request: message text is empty")
+    if utf16_len(text) > limit:
+        raise Refusal("Bad Request: message is too long" if limit == MAX_TEXT else
+                      "Bad Request: message caption is too long")
     return text
+
+
+def _parse_html(text: str) -> str:
+    out: list[str] = []
+    stack: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        at = len(text[:i].encode())  # Telegram says where, in bytes
+        if char == "<":
+            tag = _TAG.match(text, i)
+            if tag is None:
+                raise Refusal(f"Bad Request: can't parse entities: Unclosed start tag at byte offset {at}")
+            name = tag.group(2).lower()
+            if tag.group(1):
+                if not stack:
+                    raise Refusal(f"Bad Request: can't parse entities: Unexpected end tag at byte offset {at}")
+                if stack[-1] != name:
+                    raise Refusal(f"Bad Request: can't parse entities: Unmatched end tag at byte offset {at}, "
+                                  f'expected "</{stack[-1]}>", found "</{name}>"')
+                stack.pop()
+            elif name not in HTML_TAGS:
+                raise Refusal(f'Bad Request: can\'t parse entities: Unsupported start tag "{name}" '
+                              f"at byte offset {at}")
+            else:
+                stack.append(name)
+            i = tag.end()
+        elif char == "&" and (entity := _ENTITY.match(text, i)):
+            out.append(html.unescape(entity.group(0)))
+            i = entity.end()
+        else:
+            out.append(char)
+            i += 1
+    if stack:
+        raise Refusal("Bad Request: can't parse entities: Can't find end tag corresponding to start tag "
+                      f'"{stack[-1]}"')
+    return "".join(out)
+
+
+@dataclass
+class Stored:
+    """A message as the server keeps it: enough to answer edits as Telegram does."""
+
+    from_bot: bool
+    text: str | None
+    markup: str = ""
 
 
 @dataclass
@@ -75,6 +109,7 @@ class Call:
     params: dict[str, Any]
     result: Any = None
     status: int = 200
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -88,7 +123,13 @@ class BotApiServer:
     known_chats: dict[int, str] = field(default_factory=dict)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _next_message: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    # (chat id, message id) → the message, for edits and deletions.
+    messages: dict[tuple[int, int], Stored] = field(default_factory=dict)
+    # Called with each call once its answer is ready, before it is sent (e.g. to kill the client then);
+    # a number returned is how many seconds to wait before sending it.
+    on_call: Callable[[Call], float | None] | None = None
+    _next_ids: dict[int, itertools.count[int]] = field(default_factory=dict)
+    _next_query: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     _closing: bool = False
@@ -127,7 +168,8 @@ class BotApiServer:
     def message(self, chat_id: int, user_id: int, text: str | None = None, *, first_name: str = "Awa",
                 chat_type: str = "private", reply_to: int | None = None, **extra: Any) -> int:
         """Inject a message from a user; returns its message_id."""
-        message_id = next(self._next_message)
+        message_id = self._next_id(chat_id)
+        self.messages[(chat_id, message_id)] = Stored(False, text)
         msg: dict[str, Any] = {
             "message_id": message_id, "date": int(time.time()),
             "chat": {"id": chat_id, "type": chat_type, **({"title": "Équipe"} if chat_type != "private" else
@@ -148,11 +190,24 @@ class BotApiServer:
     def press(self, chat_id: int, user_id: int, message_id: int, data: str, *, first_name: str = "Alice") -> None:
         """Inject an inline-button press on the bot's message ``message_id``."""
         self.inject({"callback_query": {
-            "id": str(next(self._next_message)), "chat_instance": "ci",
+            "id": str(next(self._next_query)), "chat_instance": "ci",
             "from": {"id": user_id, "is_bot": False, "first_name": first_name}, "data": data,
             "message": {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
                         "chat": {"id": chat_id, "type": "supergroup", "title": "Équipe"}, "text": "…"},
         }})
+
+    def edit(self, chat_id: int, user_id: int, message_id: int, text: str, *, first_name: str = "Awa") -> int:
+        """Inject an ``edited_message`` update: the user changed the text of ``message_id``; returns the
+        update's id."""
+        self.messages[(chat_id, message_id)] = Stored(False, text)
+        return self.inject({"edited_message": {
+            "message_id": message_id, "date": int(time.time()) - 5, "edit_date": int(time.time()), "text": text,
+            "chat": {"id": chat_id, "type": "private", "first_name": first_name},
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name}}})
+
+    def handled(self, update_id: int) -> bool:
+        """The bot asked for the updates after ``update_id``: it has processed that one."""
+        return any(int(c.params.get("offset") or 0) > update_id for c in self.calls if c.method == "getUpdates")
 
     def sent(self, method: str = "sendMessage", **where: Any) -> list[Call]:
         """Successful calls of ``method`` whose parameters match ``where``."""
@@ -196,10 +251,14 @@ class BotApiServer:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         try:
             call.result = await handler(params)
-        except web.HTTPException as exc:
-            call.status = exc.status  # a refused call is not a sent one (see ``sent``)
-            raise
-        return web.json_response({"ok": True, "result": call.result})
+        except Refusal as exc:
+            call.status = 400
+            response = web.json_response({"ok": False, "error_code": 400, "description": str(exc)}, status=400)
+        else:
+            response = web.json_response({"ok": True, "result": call.result})
+        if self.on_call is not None and (delay := self.on_call(call)):
+            await asyncio.sleep(delay)
+        return response
 
     async def _m_getMe(self, params: dict[str, Any]) -> Any:
         return BOT_USER
@@ -222,35 +281,66 @@ class BotApiServer:
                 break
         return list(self._updates)
 
-    def _message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        chat_id = int(params["chat_id"])
-        return {"message_id": next(self._next_message), "date": int(time.time()), "from": BOT_USER,
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}, **extra}
+    def _next_id(self, chat_id: int) -> int:
+        return next(self._next_ids.setdefault(chat_id, itertools.count(1000)))
 
-    @staticmethod
-    def _checked(params: dict[str, Any]) -> None:
-        try:
-            check_text(str(params.get("text", "")), params.get("parse_mode"))
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description": str(exc)}),
-                                     content_type="application/json") from exc
+    def _message(self, params: dict[str, Any], text: str | None = None, **extra: Any) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message_id = self._next_id(chat_id)
+        self.messages[(chat_id, message_id)] = Stored(True, text, _markup(params))
+        return {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                **({"text": text} if text is not None else {}), **extra}
+
+    def _editable(self, params: dict[str, Any]) -> tuple[tuple[int, int], Stored]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        stored = self.messages.get(key)
+        if stored is None:
+            raise Refusal("Bad Request: message to edit not found")
+        if not stored.from_bot:
+            raise Refusal("Bad Request: message can't be edited")
+        return key, stored
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
-        self._checked(params)
-        return self._message(params, text=str(params.get("text", "")))
+        check_text(str(params.get("text", "")), params.get("parse_mode"))
+        return self._message(params, str(params["text"]))
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        if params.get("caption"):
+            check_text(str(params["caption"]), params.get("parse_mode"), limit=1024)
         return self._message(params, photo=[{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}])
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
         return self._message(params, document={"file_id": "f", "file_unique_id": "u"})
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
-        self._checked(params)
-        return {**self._message(params, text=str(params.get("text", ""))), "message_id": int(params["message_id"])}
+        key, stored = self._editable(params)
+        if stored.text is None:
+            raise Refusal("Bad Request: there is no text in the message to edit")
+        text = str(params["text"])
+        check_text(text, params.get("parse_mode"))
+        if (text, _markup(params)) == (stored.text, stored.markup):
+            raise Refusal(NOT_MODIFIED)
+        stored.text, stored.markup = text, _markup(params)
+        return {**self._reply(key), "text": text}
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
-        return {**self._message(params), "message_id": int(params["message_id"])}
+        key, stored = self._editable(params)
+        if _markup(params) == stored.markup:
+            raise Refusal(NOT_MODIFIED)
+        stored.markup = _markup(params)
+        return self._reply(key)
+
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if self.messages.pop(key, None) is None:
+            raise Refusal("Bad Request: message to delete not found")
+        return True
+
+    def _reply(self, key: tuple[int, int]) -> dict[str, Any]:
+        chat_id, message_id = key
+        return {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}}
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         return True
@@ -270,3 +360,8 @@ class BotApiServer:
         key = (int(params["chat_id"]), int(params["user_id"]))
         status = self.chat_members.get(key, "left")
         return {"status": status, "user": {"id": key[1], "is_bot": False, "first_name": "X"}}
+
+
+def _markup(params: dict[str, Any]) -> str:
+    markup = params.get("reply_markup")
+    return json.dumps(markup, sort_keys=True) if markup else ""
