@@ -52,6 +52,10 @@ def _erase(db: sqlite_utils.Database, ids: list[int], *, close_open: bool) -> in
             # Nobody is left to answer.
             db.execute(f"UPDATE requests SET status = 'forgotten' WHERE id IN ({marks}) "
                        f"AND status IN ('open', 'by_hand')", chunk)
+    if ids:
+        # FTS5 only marks erased rows as deleted; their words stay in the index's segments until
+        # they are merged. 'optimize' merges them now, so nothing erased can be read back from it.
+        db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
     return len(ids)
 
 
