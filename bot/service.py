@@ -7,7 +7,6 @@ import getpass
 import logging
 import signal
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlite_utils
 
@@ -19,7 +18,6 @@ from .channels.telegram import TelegramChannel, TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
-from .errors import KnowledgeError
 from .intake import Intake, Taken
 from .knowledge import Entry
 from .matching import Matcher
@@ -49,6 +47,8 @@ class Core:
     intake: Intake
     review: Review
     staff_ids: set[str] = field(default_factory=set)
+    # The staff desks' own tables of entries by slug (the Telegram desk's), refreshed by reload_knowledge.
+    entry_tables: list[dict[str, Entry]] = field(default_factory=list)
 
     @classmethod
     def build(cls, config: Config, db: sqlite_utils.Database | None = None) -> Core:
@@ -67,21 +67,30 @@ class Core:
         review = Review(db, entries, drafter, is_staff, config.network.message_id_domain)
         return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff)
 
-    def reload_entry(self, path: str | Path) -> Entry:
-        """Take a changed (or new) entry file into the running core: the matcher, the drafter's entries
-        and the review's see it at once, without a restart. Raises KnowledgeError when it is invalid."""
-        entry = knowledge.parse_entry(Path(path))
-        clash = next((e for e in self.entries if e.slug == entry.slug and Path(e.path) != Path(entry.path)), None)
-        if clash is not None:
-            raise KnowledgeError(str(path), "slug", f"duplicate slug {entry.slug!r} (also in {clash.path})")
-        kept = [e for e in self.entries if Path(e.path) != Path(entry.path) and e.slug != entry.slug]
-        self.entries[:] = sorted([*kept, entry], key=lambda e: e.path)
+    def reload_knowledge(self, entries: list[Entry] | None = None) -> list[Entry]:
+        """Take the knowledge base as it now is into the running core (after the web desk saved an
+        entry): drafts, the review, the staff desks' copies and the matcher use it at once, without a
+        restart. ``entries`` is what ``knowledge.load`` gave for this network (read in a thread by the
+        caller), else it is read here; raises KnowledgeError, keeping the running entries, when the
+        base is invalid. Returns the entries that changed or were added."""
+        if entries is None:
+            entries = knowledge.load(self.config.knowledge.dir, self.config.network)
+        before = {e.slug: e for e in self.entries}
+        changed = [e for e in entries if before.get(e.slug) != e]
+        gone = sorted(before.keys() - {e.slug for e in entries})
+        self.entries[:] = entries
+        if changed or gone:
+            self._reindex(changed, gone)
+        for table in (self.intake.entries, self.review.entries, *self.entry_tables):
+            table.clear()
+            table.update((e.slug, e) for e in entries)
+        return changed
+
+    def _reindex(self, changed: list[Entry], gone: list[str]) -> None:
+        """The matcher once ``changed`` entries were saved and ``gone`` ones removed: rebuilt whole for
+        now (a few tens of milliseconds); the one place to re-index only those when the matcher can."""
         self.matcher = Matcher.from_directory(self.entries, self.config.knowledge.dir, self.config.matcher.threshold)
         self.intake.matcher = self.matcher
-        for table in (self.intake.entries, self.review.entries):
-            table.clear()
-            table.update((e.slug, e) for e in self.entries)
-        return entry
 
     def take_mail(self, raw: bytes) -> Taken:
         """Parse and take one raw e-mail."""
@@ -108,6 +117,7 @@ class Service:
         self.telegram: TelegramChannel | None = None
         if cfg.telegram is not None:
             desk = StaffDesk(cfg.telegram, cfg.network, core.db, core.review, core.entries, core.staff_ids)
+            core.entry_tables.append(desk.entries)
             self.telegram = TelegramChannel(cfg.telegram, cfg.network, core.intake, desk)
             transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None)
             core.intake.on_draft = lambda draft_id: desk.wake()
