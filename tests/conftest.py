@@ -157,3 +157,11 @@ def browser():  # type: ignore[no-untyped-def]
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def cheap_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with small costs, for web desk tests that log in often."""
+    from tests.webdesk import cheap_hashes
+
+    cheap_hashes(monkeypatch)

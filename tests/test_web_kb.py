@@ -18,15 +18,11 @@ from bot import knowledge
 from bot.service import Core, Service
 from tests.conftest import telegram_section
 from tests.mails import mail
-from tests.webdesk import accounts, cheap_hashes, knowledge_copy, logged_in, web_config
+from tests.webdesk import accounts, knowledge_copy, logged_in, web_config
 
+pytestmark = pytest.mark.usefixtures("cheap_logins")
 QUESTION = "Comment obtenir une subvention de l'Agence des Micro-Projets ?"
 ALICE = "web:1:Alice"
-
-
-@pytest.fixture(autouse=True)
-def _cheap(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_hashes(monkeypatch)
 
 
 @pytest.fixture
