@@ -171,9 +171,15 @@ async def test_an_unknown_variable_or_a_fact_the_network_lacks_is_refused_inline
         assert "unknown" not in refused.text and "YAML" not in refused.text
         preview = await client.post(f"/fiches/{slug}/apercu", data=data)
         assert said in text_of(preview) and "mail-body" not in preview.text
-    bad_source = {**form, "sources": "La Guilde | pas-une-adresse | 2026-01-01"}
-    refused = await client.post(f"/fiches/{slug}", data=bad_source)
-    assert refused.status_code == 400 and "Sources :" in text_of(refused)
+    for change, said in (
+            ({"sources": "La Guilde | pas-une-adresse | 2026-01-01"}, "Sources : l'adresse doit commencer par https://"),
+            ({"sources": "La Guilde | https://la-guilde.org"}, "Sources : indiquez le jour où la page a été lue"),
+            ({"sources": "La Guilde | https://la-guilde.org | hier"}, "Sources : une date au format AAAA-MM-JJ"),
+            ({"replaced_by": "fin-afd"}, "Remplacé par : seul un dispositif terminé est remplacé"),
+            ({"ended": "oui", "replaced_by": "fin-disparue"}, "Remplacé par : aucune fiche « fin-disparue »"),
+            ({"answer": ""}, "Réponse : la réponse est vide")):
+        refused = await client.post(f"/fiches/{slug}", data={**form, **change})
+        assert refused.status_code == 400 and said in text_of(refused), (change, text_of(refused))
     assert snapshot(kb(core)) == national  # nothing written anywhere
 
 
@@ -189,6 +195,7 @@ async def test_a_new_entry_lands_in_the_overlay_and_the_service_still_starts(cor
     assert overlay(core, "info-salle").exists() and not (kb(core) / "info-salle.md").exists()
     assert "{{ network.phone }}" in overlay(core, "info-salle").read_text(encoding="utf-8")
     assert core.review.entries["info-salle"].origin == "resacoop"
+    assert "info-salle" in [c.slug for c in core.intake.matcher.match("Pouvez-vous nous prêter une salle ?").candidates]
     restarted = Core.build(core.config)
     assert "{{" not in restarted.review.entries["info-salle"].answer
     again = await client.post("/fiches/nouvelle", data=form)

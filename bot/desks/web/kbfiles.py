@@ -154,7 +154,9 @@ class Form:
     @staticmethod
     def _source(line: str) -> dict[str, Any]:
         parts = [p.strip() for p in line.rsplit("|", 2)]
-        title, url, checked = ["", *parts] if len(parts) == 2 else parts if len(parts) == 3 else ["", line, ""]
+        if len(parts) == 2:  # "titre | adresse" with no date, or "adresse | date"
+            parts = [*parts, ""] if "://" in parts[1] else ["", *parts]
+        title, url, checked = parts if len(parts) == 3 else ["", line.strip(), ""]
         source: dict[str, Any] = {"url": url, "title": title or url}
         if checked:
             source["checked"] = _date(checked)
