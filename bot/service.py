@@ -7,7 +7,6 @@ import getpass
 import logging
 import signal
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlite_utils
 
@@ -19,7 +18,6 @@ from .channels.telegram import TelegramChannel, TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
-from .errors import KnowledgeError
 from .health import Health
 from .intake import Intake, Taken
 from .knowledge import Entry
@@ -52,6 +50,8 @@ class Core:
     review: Review
     staff_ids: set[str] = field(default_factory=set)
     learning: Learning | None = None
+    # The staff desks' own tables of entries by slug (the Telegram desk's), refreshed by reload_knowledge.
+    entry_tables: list[dict[str, Entry]] = field(default_factory=list)
 
     @classmethod
     def build(cls, config: Config, db: sqlite_utils.Database | None = None) -> Core:
@@ -76,20 +76,24 @@ class Core:
         return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff,
                    learning)
 
-    def reload_entry(self, path: str | Path) -> Entry:
-        """Take a changed (or new) entry file into the running core: the matcher, the drafter's entries
-        and the review's see it at once, without a restart. Raises KnowledgeError when it is invalid."""
-        entry = knowledge.parse_entry(Path(path))
-        clash = next((e for e in self.entries if e.slug == entry.slug and Path(e.path) != Path(entry.path)), None)
-        if clash is not None:
-            raise KnowledgeError(str(path), "slug", f"duplicate slug {entry.slug!r} (also in {clash.path})")
-        kept = [e for e in self.entries if Path(e.path) != Path(entry.path) and e.slug != entry.slug]
-        self.entries[:] = sorted([*kept, entry], key=lambda e: e.path)
-        self.matcher.replace_entry(entry)
-        for table in (self.intake.entries, self.review.entries):
+    def reload_knowledge(self, entries: list[Entry] | None = None) -> list[Entry]:
+        """Take the knowledge base as it now is into the running core (after the web desk saved an
+        entry): drafts, the review, the staff desks' copies and the matcher use it at once, without a
+        restart. ``entries`` is what ``knowledge.load`` gave for this network (read in a thread by the
+        caller), else it is read here; raises KnowledgeError, keeping the running entries, when the
+        base is invalid. Returns the entries that changed or were added."""
+        if entries is None:
+            entries = knowledge.load(self.config.knowledge.dir, self.config.network)
+        before = {e.slug: e for e in self.entries}
+        changed = [e for e in entries if before.get(e.slug) != e]
+        gone = sorted(before.keys() - {e.slug for e in entries})
+        self.entries[:] = entries
+        if changed or gone:
+            self.matcher.set_entries(entries)  # only what changed is embedded again
+        for table in (self.intake.entries, self.review.entries, *self.entry_tables):
             table.clear()
-            table.update((e.slug, e) for e in self.entries)
-        return entry
+            table.update((e.slug, e) for e in entries)
+        return changed
 
     def take_mail(self, raw: bytes) -> Taken:
         """Parse and take one raw e-mail."""
@@ -116,6 +120,7 @@ class Service:
         self.telegram: TelegramChannel | None = None
         if cfg.telegram is not None:
             desk = StaffDesk(cfg.telegram, cfg.network, core.db, core.review, core.entries, core.staff_ids)
+            core.entry_tables.append(desk.entries)
             self.telegram = TelegramChannel(cfg.telegram, cfg.network, core.intake, desk)
             transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None,
                                                        self.telegram.posts.gate)

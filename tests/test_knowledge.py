@@ -342,3 +342,45 @@ def test_a_promise_the_network_does_not_keep_is_flagged(tmp_path: Path) -> None:
             "lists as not offered") in report.warnings
     assert (f"{overlay / 'network.yaml'}: not_offered: 'traduction': no family of hors-champ.yaml has one of its "
             "words (traduire, traduirons) among its keywords") in report.warnings
+
+
+def test_a_text_not_yet_written_is_checked_as_the_network_would_read_it(tmp_path: Path) -> None:
+    national = entry(tmp_path, "national", "acc-rdv", body="Appelez-nous.")
+    folder = tmp_path / "networks" / "ouest"
+    folder.mkdir(parents=True)
+    (folder / "network.yaml").write_text("phone: 02 00 00 00 00\n", encoding="utf-8")
+    ouest = NetworkConfig(knowledge="ouest")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    overlay = folder / "acc-rdv.md"
+    report = knowledge.check(tmp_path, network=ouest,
+                             pending={overlay: "---\nslug: acc-rdv\n---\nAppelez le {{ network.phone }}.\n"})
+    assert report.errors == []
+    got = knowledge.by_slug(report.entries)["acc-rdv"]
+    assert got.answer == "Appelez le 02 00 00 00 00." and got.questions == ("Comment financer acc-rdv ?",
+                                                                            "Qui finance acc-rdv ?")
+    assert (got.path, got.origin, got.overrides) == (str(overlay), "ouest", str(national))
+    new = folder / "acc-fax.md"
+    text = NATIONAL.format(slug="acc-fax", title="Fax", body="Faxez au {{ network.fax }}.", extra="")
+    report = knowledge.check(tmp_path, network=ouest, pending={new: text})
+    assert [e.split(": ")[:2] for e in report.errors] == [[str(new), "answer"]]
+    assert "unknown variable {{ network.fax }}" in report.errors[0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing was written
+
+
+def test_find_gives_an_entry_as_written_and_the_national_entry_under_it() -> None:
+    from bot.knowledge import layout
+
+    raw, base = layout.find(KB, "resacoop", "acc-rendez-vous")
+    assert raw is not None and base is not None
+    assert "{{ network.phone }}" in raw.body and raw.origin == "resacoop"
+    assert raw.meta["questions"] == base.meta["questions"] and base.origin == "national"
+    assert base.path == KB / "national" / "acc-rendez-vous.md"
+    assert raw.path == KB / "networks" / "resacoop" / "acc-rendez-vous.md"
+    raw, base = layout.find(KB, "resacoop", "fin-afd")
+    assert raw is not None and raw is base
+    raw, base = layout.find(KB, "resacoop", "fin-connect-global-change")
+    assert raw is not None and base is None
+    assert layout.find(KB, "pays-de-la-loire", "fin-connect-global-change") == (None, None)
+    assert layout.own_dir(KB, "resacoop") == KB / "networks" / "resacoop"
+    assert layout.own_dir(KB, "") == KB / "national"
+    assert layout.own_dir(KB / "national", "resacoop") == KB / "national"  # a flat folder

@@ -19,7 +19,6 @@ from tests.webdesk import (
     cheap_hashes,
     client_for,
     csrf_of,
-    knowledge_copy,
     logged_in,
     login,
     web_config,
@@ -357,60 +356,3 @@ async def test_statistics_page_and_downloads(core: Core) -> None:
     assert chart.content.startswith(b"\x89PNG") and "attachment" not in chart.headers.get("content-disposition", "")
     for bad in ("../guichet.db", "demandes-2026-13.csv", "other-2026-01.csv"):
         assert (await client.get(f"/statistiques/fichiers/{bad}")).status_code == 404
-
-
-@pytest.fixture
-def kb_core(tmp_path: Path) -> Core:
-    core = Core.build(web_config(tmp_path, extra=knowledge_copy(tmp_path)))
-    accounts(core)
-    return core
-
-
-def entry_form(core: Core, slug: str, **changes: str) -> dict[str, str]:
-    from bot.desks.web.kbfiles import Form
-
-    entry = core.review.entries[slug]
-    form = Form.of(entry, Path(entry.path))
-    values = {name: getattr(form, name) for name in Form.__dataclass_fields__ if name != "extra"}
-    return {**values, **changes}
-
-
-async def test_kb_edit_is_validated_saved_and_used_at_once(kb_core: Core) -> None:
-    core = kb_core
-    client, csrf = await logged_in(core)
-    listing = await client.get("/fiches")
-    assert "Financer un micro-projet" in listing.text and "Demandes" in listing.text
-    slug = "fin-amp-microprojets"
-    path = Path(core.review.entries[slug].path)
-    before = path.read_text(encoding="utf-8")
-    bad = await client.post(f"/fiches/{slug}", data={"csrf": csrf, **entry_form(core, slug, questions="",
-                                                                                    valid_from="2026-13-01")})
-    assert bad.status_code == 400
-    assert "Questions types : il en faut au moins une." in bad.text or "Questions types : à remplir." in bad.text
-    assert "YAML" not in bad.text and path.read_text(encoding="utf-8") == before
-    new_answer = "L'Agence des Micro-Projets a changé son règlement : appelez-nous au 04 00 00 00 00."
-    saved = await client.post(f"/fiches/{slug}", data={"csrf": csrf, **entry_form(core, slug, answer=new_answer)})
-    assert saved.status_code == 303
-    assert new_answer in path.read_text(encoding="utf-8")
-    kept = list((path.parent / ".versions").glob(f"{slug}.*.md.prev"))
-    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == before
-    # The running core drafts from the new text without a restart.
-    _, did = drafted(core)
-    assert new_answer in (core.review.get(did).text or "")
-    assert events(core, "kb.saved")[0]["actor"] == "web:1:Alice"
-
-
-async def test_kb_new_entry_and_example_from_a_request(kb_core: Core) -> None:
-    core = kb_core
-    client, csrf = await logged_in(core)
-    form = {"csrf": csrf, "slug": "info-salle", "category": "information", "title": "Prêt de salle",
-            "questions": "Pouvez-vous nous prêter une salle ?", "answer": "Nous ne prêtons pas de salle."}
-    created = await client.post("/fiches/nouvelle", data=form)
-    assert created.status_code == 303 and "info-salle" in core.review.entries
-    again = await client.post("/fiches/nouvelle", data=form)
-    assert again.status_code == 400 and "déjà celui d&#39;une autre fiche" in again.text
-    rid, _ = drafted(core, "Bonjour, pouvez-vous nous prêter une salle pour notre assemblée ?", subject="salle")
-    added = await client.post("/fiches/info-salle/exemple", data={"csrf": csrf, "retour": f"/demande/{rid}",
-                                                                  "question": "Une salle pour notre assemblée ?"})
-    assert added.status_code == 303 and added.headers["location"] == f"/demande/{rid}?fait=exemple"
-    assert "Une salle pour notre assemblée ?" in core.review.entries["info-salle"].questions

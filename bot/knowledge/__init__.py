@@ -123,14 +123,24 @@ def _links(path: str, value: Any) -> tuple[Link, ...]:
     return tuple(links)
 
 
+def parse_post(text: str, name: str) -> tuple[dict[str, Any], str]:
+    """The front matter and the body of an entry's text (``name`` for errors); raises KnowledgeError
+    on bad YAML."""
+    try:
+        post = frontmatter.loads(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise KnowledgeError(name, "front matter", f"not valid YAML: {detail}") from exc
+    return dict(post.metadata), post.content.strip()
+
+
 def read_post(path: Path) -> tuple[dict[str, Any], str]:
     """The front matter and the body of one entry file; raises KnowledgeError on bad YAML."""
     try:
-        post = frontmatter.load(str(path))
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())
-        raise KnowledgeError(str(path), "front matter", f"not valid YAML: {detail}") from exc
-    return dict(post.metadata), post.content.strip()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError(str(path), "front matter", f"not valid YAML: {' '.join(str(exc).split())}") from exc
+    return parse_post(text, str(path))
 
 
 def _sources(path: str, value: Any) -> tuple[Source, ...]:
@@ -268,4 +278,5 @@ def by_slug(entries: list[Entry]) -> dict[str, Entry]:
 from .check import CheckReport, check, load  # noqa: E402  (check builds on the parsing above)
 
 __all__ = ["CATEGORIES", "CheckReport", "Entry", "KnowledgeError", "Link", "OutOfScope", "Source", "by_slug",
-           "check", "entry_from", "load", "parse_entry", "read_out_of_scope", "read_post", "read_synonyms"]
+           "check", "entry_from", "load", "parse_entry", "parse_post", "read_out_of_scope", "read_post",
+           "read_synonyms"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -107,14 +108,16 @@ def _link_successors(entries: list[Entry], report: CheckReport) -> list[Entry]:
     return linked
 
 
-def check(directory: str | Path, today: dt.date | None = None, *, network: NetworkConfig | None = None) -> CheckReport:
+def check(directory: str | Path, today: dt.date | None = None, *, network: NetworkConfig | None = None,
+          pending: Mapping[Path, str] | None = None) -> CheckReport:
     """Validate what ``network`` reads under ``directory`` (national pack + its overlay, or a flat
-    folder); never raises for a bad file."""
+    folder); never raises for a bad file. ``pending`` maps paths to texts read in their place: an
+    entry being edited is checked as the service would load it once written, and nothing is written."""
     today = today or dt.date.today()
     network = network or NetworkConfig()
     root = Path(directory)
     report = CheckReport(network=network.knowledge if (root / "national").is_dir() else "")
-    raws, facts = collect(root, network.knowledge, report.errors)
+    raws, facts = collect(root, network.knowledge, report.errors, pending)
     if not raws and not report.errors:
         report.errors.append(f"{directory}: no entry files (*.md)")
     values = network_values(network, facts)

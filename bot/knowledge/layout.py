@@ -9,13 +9,14 @@ substituted into the text first, so an entry is validated as the requester will 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import NetworkConfig
 from ..errors import KnowledgeError
-from . import _yaml_file, read_post
+from . import _yaml_file, parse_post, read_post
 
 NATIONAL = "national"
 NETWORKS = "networks"
@@ -54,12 +55,12 @@ def overlays(root: Path) -> list[str]:
     return sorted(p.name for p in (root / NETWORKS).glob("*") if p.is_dir())
 
 
-def _read_dir(directory: Path, origin: str, errors: list[str]) -> list[Raw]:
+def _read_dir(directory: Path, origin: str, errors: list[str], pending: Mapping[Path, str]) -> list[Raw]:
     raws: list[Raw] = []
     seen: dict[str, Path] = {}
-    for path in sorted(directory.glob("*.md")):
+    for path in sorted({*directory.glob("*.md"), *(p for p in pending if p.parent == directory)}):
         try:
-            meta, body = read_post(path)
+            meta, body = parse_post(pending[path], str(path)) if path in pending else read_post(path)
         except KnowledgeError as exc:
             errors.append(str(exc))
             continue
@@ -102,13 +103,16 @@ def read_network_file(directory: Path) -> NetworkFile:
     return NetworkFile(name, facts, not_offered)
 
 
-def collect(root: Path, network: str, errors: list[str]) -> tuple[list[Raw], NetworkFile]:
-    """The entries a network reads under ``root`` (national + its overlay, or a flat folder)."""
+def collect(root: Path, network: str, errors: list[str],
+            pending: Mapping[Path, str] | None = None) -> tuple[list[Raw], NetworkFile]:
+    """The entries a network reads under ``root`` (national + its overlay, or a flat folder);
+    ``pending`` gives texts to read in place of the files at those paths (written or not yet)."""
+    pending = pending or {}
     if not (root / NATIONAL).is_dir():
-        return _read_dir(root, "", errors), NetworkFile()
+        return _read_dir(root, "", errors, pending), NetworkFile()
     errors.extend(f"{stray}: slug: read by no network: move it into {NATIONAL}/ or {NETWORKS}/<network>/"
-                  for stray in sorted(root.glob("*.md")))
-    merged = {raw.slug: raw for raw in _read_dir(root / NATIONAL, NATIONAL, errors)}
+                  for stray in sorted({*root.glob("*.md"), *(p for p in pending if p.parent == root)}))
+    merged = {raw.slug: raw for raw in _read_dir(root / NATIONAL, NATIONAL, errors, pending)}
     if not network:
         return list(merged.values()), NetworkFile()
     directory = root / NETWORKS / network
@@ -121,12 +125,38 @@ def collect(root: Path, network: str, errors: list[str]) -> tuple[list[Raw], Net
     except KnowledgeError as exc:
         errors.append(str(exc))
         facts = NetworkFile()
-    for raw in _read_dir(directory, network, errors):
+    for raw in _read_dir(directory, network, errors, pending):
         base = merged.get(raw.slug)
         if base is not None:
             raw = Raw(raw.path, raw.slug, {**base.meta, **raw.meta}, raw.body or base.body, network, str(base.path))
         merged[raw.slug] = raw
     return list(merged.values()), facts
+
+
+def own_dir(root: Path, network: str) -> Path:
+    """Where a network's edits and new entries go: its overlay (the national pack when no overlay is
+    chosen; a flat folder keeps its entries side by side)."""
+    if not (root / NATIONAL).is_dir():
+        return root
+    return root / NETWORKS / network if network else root / NATIONAL
+
+
+def national_under(raw: Raw) -> Raw | None:
+    """The national entry under ``raw``: the same entry when it is national, the one an overlay entry
+    replaces, None for the network's own entries and a flat folder's."""
+    if raw.origin == NATIONAL:
+        return raw
+    if not raw.overrides:
+        return None
+    meta, body = read_post(Path(raw.overrides))
+    return Raw(Path(raw.overrides), raw.slug, meta, body, NATIONAL)
+
+
+def find(root: Path, network: str, slug: str) -> tuple[Raw | None, Raw | None]:
+    """Entry ``slug`` as ``network`` reads it, before variables are filled in (an overlay entry merged
+    onto the national one), and ``national_under`` it; (None, None) when there is no such entry."""
+    raw = next((r for r in collect(root, network, [])[0] if r.slug == slug), None)
+    return (raw, national_under(raw)) if raw is not None else (None, None)
 
 
 def hours_fr(office_hours: str) -> str:

@@ -274,12 +274,15 @@ class Matcher:
 
     def replace_entry(self, entry: Entry) -> None:
         """Re-index one entry at once (edited, or new): only its texts are embedded again."""
+        entries = tuple(entry if e.slug == entry.slug else e for e in self.entries)
+        self.set_entries(entries if entry.slug in self._state.keys else (*entries, entry))
+
+    def set_entries(self, entries: Sequence[Entry]) -> None:
+        """Index exactly these entries from now on (some edited, added or removed): only texts the
+        cache lacks are embedded; learned messages of an entry no longer there are let go."""
         with self._write:
             state = self._state
-            entries = tuple(entry if e.slug == entry.slug else e for e in state.entries)
-            if entry.slug not in state.keys:
-                entries = (*entries, entry)
-            self._state = self._build(entries, state.families, state.learned)
+            self._state = self._build(tuple(entries), state.families, state.learned)
         self.save()
 
 
