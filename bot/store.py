@@ -6,7 +6,9 @@ service reads state back from it, so a crash at any point can resume.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,41 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose transactions start as ``BEGIN IMMEDIATE``.
+
+    A transaction that reads then writes, begun as a plain (deferred) BEGIN, reads a snapshot;
+    if another connection commits a write meanwhile, SQLite refuses the upgrade to a write at
+    once ("database is locked") and ``busy_timeout`` never applies. IMMEDIATE takes the write
+    lock first, so the other writer waits (or we wait for it) instead of failing.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoints
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
 def open_db(path: str | Path, *, busy_timeout_s: float = 30.0) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at ``path`` (":memory:" works too)."""
     if str(path) == ":memory:":
-        db = sqlite_utils.Database(memory=True)
+        db = Database(memory=True)
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite_utils.Database(path)
+        db = Database(path)
         db.enable_wal()
         # NORMAL is durable across process crashes in WAL mode; only a power cut
         # can lose the last commits, and IMAP would hand those messages again.
