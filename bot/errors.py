@@ -57,3 +57,15 @@ class TransientSendError(GuichetError):
 
 class PermanentSendError(GuichetError):
     """Sending failed for good (address refused, chat not found): staff must look."""
+
+
+class NotQueued(GuichetError):
+    """An outbox item was no longer queued when a worker went to send it (another worker had it)."""
+
+
+class AlreadyRunning(GuichetError):
+    """Another ``guichet run`` holds the database's instance lock."""
+
+
+class StorageError(GuichetError):
+    """The database cannot be written (disk full, read-only file or folder, lock file refused)."""

@@ -5,6 +5,9 @@ step that cannot be taken back (SMTP DATA, the Bot API sendMessage); the item
 is then recorded as ``sending``. After a crash, an item still ``sending`` is
 reconciled: sent if the transport finds proof (the copy in the Sent folder),
 otherwise ``uncertain`` and shown to staff instead of being sent a second time.
+
+An item's state only moves forward along ``TRANSITIONS``, each move a compare-and-set in SQL:
+a worker that lost a race (another process sent the item first) changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from .errors import NotFound, PermanentSendError, ReviewError, TransientSendError
+from .errors import NotFound, NotQueued, PermanentSendError, ReviewError, TransientSendError
 from .health import Health
 from .store import log_event, now, one
 from .waiting import sleep_or_stop
@@ -27,6 +30,29 @@ from .waiting import sleep_or_stop
 log = logging.getLogger("guichet.outbox")
 
 MAX_BACKOFF_S = 3600.0
+
+# Where each state may go. ``sent`` and ``cancelled`` (a forgotten requester) are final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"queued", "sending", "failed", "cancelled"}),
+    "sending": frozenset({"queued", "sent", "uncertain", "failed"}),
+    "uncertain": frozenset({"queued", "sent", "cancelled"}),
+    "failed": frozenset({"queued", "cancelled"}),
+    "sent": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+def move(db: sqlite_utils.Database, item_id: int, sources: tuple[str, ...], target: str,
+         assignments: str = "", params: list[object] | None = None) -> bool:
+    """Compare-and-set: move an outbox item from one of ``sources`` to ``target`` (with the extra
+    ``assignments``, SQL ``col = ?`` pairs); False when its state was no longer one of ``sources``."""
+    if not all(target in TRANSITIONS[source] for source in sources):
+        raise ValueError(f"outbox: no transition from {sources} to {target}")
+    marks = ",".join("?" * len(sources))
+    extra = f", {assignments}" if assignments else ""
+    changed = db.execute(f"UPDATE outbox SET state = ?{extra} WHERE id = ? AND state IN ({marks})",
+                         [target, *(params or []), item_id, *sources]).rowcount
+    return bool(changed)
 
 
 @dataclass(frozen=True)
@@ -99,10 +125,12 @@ class Outbox:
                     log.warning("outbox %s: reconcile failed: %s", item.id, exc)
             if delivered:
                 self._mark_sent(item, filed=True, how="reconciled")
-            else:
-                with self.db.atomic():
-                    self.db.table("outbox").update(item.id, {"state": "uncertain"})
+                continue
+            with self.db.atomic():
+                moved = move(self.db, item.id, ("sending",), "uncertain")
+                if moved:
                     log_event(self.db, "outbox.uncertain", request_id=item.request_id, outbox_id=item.id)
+            if moved:
                 log.warning("outbox %s: interrupted while sending; not resent, staff must check "
                             "(guichet outbox retry %s)", item.id, item.id)
 
@@ -142,29 +170,35 @@ class Outbox:
             await sleep_or_stop(stop, idle_s, wake=self._wake)
 
     def _commit_sending(self, item: OutboxItem) -> None:
-        changed = self.db.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1 "
-                                  "WHERE id = ? AND state = 'queued'", [item.id]).rowcount
-        if not changed:
-            raise PermanentSendError(f"outbox {item.id} is no longer queued")
+        if not move(self.db, item.id, ("queued",), "sending", "attempts = attempts + 1"):
+            raise NotQueued(f"outbox {item.id} is no longer queued")
 
     async def _send(self, item: OutboxItem) -> bool:
         transport = self.transports[item.channel]
         try:
             sent_id = await transport.send(item, lambda: self._commit_sending(item))
+        except NotQueued:
+            log.info("outbox %s: taken by another worker, left to it", item.id)
+            return False
         except TransientSendError as exc:
             delay = exc.retry_after if exc.retry_after is not None else backoff_s(item.attempts + 1)
             retry_at = self.clock() + dt.timedelta(seconds=delay)
-            with self.db.atomic():
-                self.db.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ?, "
-                                "attempts = attempts + CASE WHEN state = 'sending' THEN 0 ELSE 1 END "
-                                "WHERE id = ?", [retry_at.isoformat(), str(exc), item.id])
+            if not move(self.db, item.id, ("queued", "sending"), "queued",
+                        "next_attempt_at = ?, last_error = ?, "
+                        "attempts = attempts + CASE WHEN state = 'sending' THEN 0 ELSE 1 END",
+                        [retry_at.isoformat(), str(exc)]):
+                return False
             # The kind leaves out the details (and the delay, which grows with each retry).
             self._note_error(item, str(exc).split(":")[0], f"will retry in {delay:.0f}s: {exc}")
             return False
         except PermanentSendError as exc:
             with self.db.atomic():
-                self.db.table("outbox").update(item.id, {"state": "failed", "last_error": str(exc)})
-                log_event(self.db, "outbox.failed", request_id=item.request_id, outbox_id=item.id, error=str(exc))
+                moved = move(self.db, item.id, ("queued", "sending"), "failed", "last_error = ?", [str(exc)])
+                if moved:
+                    log_event(self.db, "outbox.failed", request_id=item.request_id, outbox_id=item.id,
+                              error=str(exc))
+            if not moved:
+                return False
             log.error("outbox %s: failed for good: %s", item.id, exc)
             return False
         self._mark_sent(item, filed=False, how="sent", sent_id=sent_id)
@@ -179,8 +213,10 @@ class Outbox:
     def _mark_sent(self, item: OutboxItem, *, filed: bool, how: str, sent_id: str | None = None) -> None:
         stamp = now()
         with self.db.atomic():
-            self.db.table("outbox").update(item.id, {"state": "sent", "sent_at": stamp, "filed": int(filed),
-                                               "last_error": None})
+            if not move(self.db, item.id, ("sending", "uncertain"), "sent", "sent_at = ?, filed = ?, last_error = NULL",
+                        [stamp, int(filed)]):
+                log.warning("outbox %s: sent, but another worker had already settled it", item.id)
+                return
             self.db.table("requests").update(item.request_id, {"status": "answered", "answered_at": stamp,
                                                          "updated_at": stamp})
             existing = one(self.db, "SELECT id FROM messages WHERE channel = ? AND external_id = ?",
@@ -200,8 +236,9 @@ def requeue(db: sqlite_utils.Database, item_id: int, actor: str) -> None:
     row = one(db, "SELECT state, request_id FROM outbox WHERE id = ?", [item_id])
     if row is None:
         raise NotFound(f"no outbox item {item_id}")
-    if row["state"] not in ("uncertain", "failed"):
-        raise ReviewError(f"outbox {item_id} is {row['state']}: only uncertain or failed replies can be retried")
     with db.atomic():
-        db.table("outbox").update(item_id, {"state": "queued", "next_attempt_at": now(), "last_error": None})
+        if not move(db, item_id, ("uncertain", "failed"), "queued", "next_attempt_at = ?, last_error = NULL",
+                    [now()]):
+            state = (one(db, "SELECT state FROM outbox WHERE id = ?", [item_id]) or {}).get("state")
+            raise ReviewError(f"outbox {item_id} is {state}: only uncertain or failed replies can be retried")
         log_event(db, "outbox.requeued", request_id=row["request_id"], outbox_id=item_id, actor=actor)

@@ -229,3 +229,24 @@ def test_cli_outbox_list_and_retry(tmp_path: Path, secrets: None) -> None:
     retried = runner.invoke(cli, ["--config", config.source, "outbox", "retry", str(outbox_id)])
     assert retried.exit_code == 0, retried.output
     assert core.db["outbox"].get(outbox_id)["state"] == "queued"
+
+
+async def test_a_worker_that_lost_the_race_never_overwrites_a_delivered_reply(tmp_path: Path,
+                                                                              smtp: SmtpServer) -> None:
+    # Two workers on one database (what two running services were): both read the queue, one sends.
+    core = Core.build(make_config(tmp_path, smtp=smtp))
+    outbox_id = approve_one(core)
+    other = Core.build(core.config)  # its own connection, like another process
+    first, late = outbox_for(core), outbox_for(other)
+    stale = late.due()
+    assert await first.flush() == 1
+    late.due = lambda: stale  # type: ignore[method-assign]  # it read the queue before the send
+    assert await late.flush() == 0
+    row = core.db["outbox"].get(outbox_id)
+    assert row["state"] == "sent" and row["last_error"] is None
+    assert len(smtp.received) == 1
+    from bot.errors import ReviewError
+    from bot.outbox import requeue
+
+    with pytest.raises(ReviewError):  # so no retry can send it a second time
+        requeue(core.db, outbox_id, STAFF)

@@ -46,3 +46,35 @@ async def test_mail_round_trip_through_the_terminal_desk(tmp_path: Path, dovecot
     assert len(smtp.received) == 1  # the auto-reply was never answered
     machine = db.execute("SELECT count(*) FROM requests WHERE status = 'machine'").fetchone()[0]
     assert machine == 1
+
+
+def test_a_second_run_on_the_same_database_refuses_to_start(tmp_path: Path, secrets: None) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    config = make_config(tmp_path)
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "bot.cli", "--config", config.source, "run"]
+    first = subprocess.Popen(command, cwd=root, env=os.environ, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stderr is not None
+        assert "guichet running" in first.stderr.readline() + first.stderr.readline()
+        second = subprocess.run(command, cwd=root, env=os.environ, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"error: guichet is already running on {config.storage.database} (pid {first.pid}, "
+            f"since {second.stderr.split('since ')[1][:19]}); stop it first"]
+        runner = CliRunner()
+        status = runner.invoke(cli, ["--config", config.source, "status"])
+        assert status.exit_code == 0 and f"service: running (pid {first.pid}" in status.output
+        listed = runner.invoke(cli, ["--config", config.source, "drafts", "list"])  # desk commands still work
+        assert listed.exit_code == 0 and "0 draft(s) pending" in listed.output
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0
+        if first.stderr:
+            first.stderr.close()
+    status = CliRunner().invoke(cli, ["--config", config.source, "status", "--json"])
+    assert '"service": {"running": false, "pid": null' in status.output

@@ -73,7 +73,11 @@ class MailTransport:
             client.close()
             raise _classify(exc) from exc
         # From here a crash may or may not have delivered the mail: record it first.
-        commit()
+        try:
+            commit()
+        except BaseException:
+            client.close()  # another worker has it: leave without sending
+            raise
         try:
             await client.data(message.as_bytes())
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
