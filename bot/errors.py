@@ -69,3 +69,8 @@ class AlreadyRunning(GuichetError):
 
 class StorageError(GuichetError):
     """The database cannot be written (disk full, read-only file or folder, lock file refused)."""
+
+
+class UncertainSendError(GuichetError):
+    """Sending broke off after the point of no return (no answer to SMTP DATA): the reply may or
+    may not have been delivered. Never retried blindly: proved sent, or left ``uncertain`` for staff."""

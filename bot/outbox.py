@@ -2,9 +2,10 @@
 
 Delivery is at most once. A transport calls ``commit()`` right before the
 step that cannot be taken back (SMTP DATA, the Bot API sendMessage); the item
-is then recorded as ``sending``. After a crash, an item still ``sending`` is
-reconciled: sent if the transport finds proof (the copy in the Sent folder),
-otherwise ``uncertain`` and shown to staff instead of being sent a second time.
+is then recorded as ``sending``. After a crash, or when that step breaks off with
+no answer (``UncertainSendError``: SMTP DATA timing out), the item is reconciled:
+sent if the transport finds proof (the copy in the Sent folder), otherwise
+``uncertain`` and shown to staff instead of being sent a second time.
 
 An item's state only moves forward along ``TRANSITIONS``, each move a compare-and-set in SQL:
 a worker that lost a race (another process sent the item first) changes nothing.
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from .errors import NotFound, NotQueued, PermanentSendError, ReviewError, TransientSendError
+from .errors import NotFound, NotQueued, PermanentSendError, ReviewError, TransientSendError, UncertainSendError
 from .health import Health
 from .store import log_event, now, one
 from .waiting import sleep_or_stop
@@ -115,24 +116,29 @@ class Outbox:
     async def recover(self) -> None:
         """Reconcile items left ``sending`` by a crash."""
         for row in list(self.db.query("SELECT * FROM outbox WHERE state = 'sending'")):
-            item = OutboxItem.from_row(row)
-            transport = self.transports.get(item.channel)
-            delivered = False
-            if transport is not None:
-                try:
-                    delivered = await transport.reconcile(item)
-                except Exception as exc:  # noqa: BLE001 - no proof either way: keep it uncertain
-                    log.warning("outbox %s: reconcile failed: %s", item.id, exc)
-            if delivered:
-                self._mark_sent(item, filed=True, how="reconciled")
-                continue
-            with self.db.atomic():
-                moved = move(self.db, item.id, ("sending",), "uncertain")
-                if moved:
-                    log_event(self.db, "outbox.uncertain", request_id=item.request_id, outbox_id=item.id)
+            await self._settle(OutboxItem.from_row(row), "interrupted while sending")
+
+    async def _settle(self, item: OutboxItem, why: str) -> bool:
+        """An item that may have left (``sending``): sent if the transport proves it, else ``uncertain``
+        for staff, never sent again on its own. Returns True when proved sent."""
+        transport = self.transports.get(item.channel)
+        delivered = False
+        if transport is not None:
+            try:
+                delivered = await transport.reconcile(item)
+            except Exception as exc:  # noqa: BLE001 - no proof either way: keep it uncertain
+                log.warning("outbox %s: reconcile failed: %s", item.id, exc)
+        if delivered:
+            self._mark_sent(item, filed=True, how="reconciled")
+            return True
+        with self.db.atomic():
+            moved = move(self.db, item.id, ("sending",), "uncertain", "last_error = ?", [why])
             if moved:
-                log.warning("outbox %s: interrupted while sending; not resent, staff must check "
-                            "(guichet outbox retry %s)", item.id, item.id)
+                log_event(self.db, "outbox.uncertain", request_id=item.request_id, outbox_id=item.id)
+        if moved:
+            log.warning("outbox %s: %s; not resent, staff must check (guichet outbox retry %s)",
+                        item.id, why, item.id)
+        return False
 
     def _items(self, where: str, params: list[object], limit: int) -> list[OutboxItem]:
         # Only the channels configured now: another channel's items wait for its transport.
@@ -180,6 +186,8 @@ class Outbox:
         except NotQueued:
             log.info("outbox %s: taken by another worker, left to it", item.id)
             return False
+        except UncertainSendError as exc:
+            return await self._settle(item, str(exc))
         except TransientSendError as exc:
             delay = exc.retry_after if exc.retry_after is not None else backoff_s(item.attempts + 1)
             retry_at = self.clock() + dt.timedelta(seconds=delay)
