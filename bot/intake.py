@@ -62,10 +62,16 @@ class Intake:
             return Taken(existing["id"], existing["request_id"], None, duplicate=True)
         match = None if incoming.machine else self.matcher.match(incoming.new_text, incoming.subject)
         with self.db.atomic():
-            request_id = self._request_for(incoming)
+            request_id, refused = self._request_for(incoming)
             follow_up = request_id is not None
             if request_id is None:
                 request_id = self._new_request(incoming)
+            notes = []
+            if refused is not None:
+                # A stranger answering someone else's thread must not take over that request (and its reply).
+                notes.append(f"en réponse à la demande n°{refused}, mais d'une adresse qui ne fait pas partie de "
+                             "cet échange : traité comme une nouvelle demande")
+                log_event(self.db, "request.thread_refused", request_id=request_id, thread_of=refused)
             message_id = self._store(incoming, request_id, match.language if match else None)
             log_event(self.db, "message.stored", request_id=request_id, channel=incoming.channel,
                       external_id=incoming.external_id, machine=incoming.machine, problems=incoming.problems)
@@ -73,11 +79,13 @@ class Intake:
                 log_event(self.db, "message.machine", request_id=request_id, reason=incoming.machine)
                 return Taken(message_id, request_id, None, follow_up=follow_up)
             assert match is not None
-            draft_id = self._draft(incoming, request_id, message_id, match, follow_up)
+            draft_id = self._draft(incoming, request_id, message_id, match, follow_up, notes)
         self.on_draft(draft_id)
         return Taken(message_id, request_id, draft_id, follow_up=follow_up)
 
-    def _request_for(self, incoming: Incoming) -> int | None:
+    def _request_for(self, incoming: Incoming) -> tuple[int | None, int | None]:
+        """The request this message follows up, if any; and the request whose thread it cites
+        without taking part in it (then it is not joined there)."""
         if incoming.refs:
             marks = ",".join("?" * len(incoming.refs))
             row = one(self.db, f"SELECT request_id FROM messages WHERE channel = ? AND external_id IN ({marks}) "
@@ -85,8 +93,22 @@ class Intake:
                       [incoming.channel, *incoming.refs])
             row = row or one(self.db, f"SELECT request_id FROM outbox WHERE out_message_id IN ({marks}) "
                                       "ORDER BY id DESC LIMIT 1", list(incoming.refs))
+            if row and self._in_thread(int(row["request_id"]), incoming):
+                return int(row["request_id"]), None
             if row:
-                return int(row["request_id"])
+                return self._request_by_rules(incoming), int(row["request_id"])
+        return self._request_by_rules(incoming), None
+
+    def _in_thread(self, request_id: int, incoming: Incoming) -> bool:
+        """Whether the sender (or Reply-To) of ``incoming`` already takes part in the request."""
+        known = {str(r["who"]).lower() for r in self.db.query(
+            "SELECT requester AS who FROM requests WHERE id = :r UNION SELECT reply_to FROM requests WHERE id = :r "
+            "UNION SELECT sender FROM messages WHERE request_id = :r AND direction = 'in' "
+            "UNION SELECT reply_to FROM messages WHERE request_id = :r AND direction = 'in'", {"r": request_id})
+            if r["who"]}
+        return bool(known & {a.lower() for a in (incoming.sender, incoming.reply_to) if a})
+
+    def _request_by_rules(self, incoming: Incoming) -> int | None:
         if incoming.conversation and not incoming.machine:
             since = (incoming.received_at - dt.timedelta(hours=CONVERSATION_HOURS)).isoformat()
             row = one(self.db, "SELECT id FROM requests WHERE channel = ? AND conversation = ? AND received_at >= ? "
@@ -130,6 +152,7 @@ class Intake:
             "request_id": request_id,
             "sender": incoming.sender,
             "sender_name": incoming.sender_name,
+            "reply_to": incoming.reply_to or None,
             "subject": incoming.subject,
             "text": incoming.text,
             "new_text": incoming.new_text,
@@ -144,8 +167,9 @@ class Intake:
         store_source(self.db, message_id, incoming.raw)
         return message_id
 
-    def _draft(self, incoming: Incoming, request_id: int, message_id: int, match: Match, follow_up: bool) -> int:
-        notes = [f"problème de lecture : {p}" for p in incoming.problems]
+    def _draft(self, incoming: Incoming, request_id: int, message_id: int, match: Match, follow_up: bool,
+               intake_notes: list[str]) -> int:
+        notes = [f"problème de lecture : {p}" for p in incoming.problems] + intake_notes
         entry = self.entries.get(match.slug) if match.slug else None
         text = None
         if entry is None:

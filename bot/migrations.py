@@ -195,6 +195,11 @@ def m006_message_sources(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages DROP COLUMN raw")
 
 
+def m007_message_reply_to(db: sqlite_utils.Database) -> None:
+    """Each message's Reply-To: whoever a requester names there takes part in the thread too."""
+    db.execute("ALTER TABLE messages ADD COLUMN reply_to TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
@@ -202,4 +207,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_health", m004_health),
     ("005_staff_notices", m005_staff_notices),
     ("006_message_sources", m006_message_sources),
+    ("007_message_reply_to", m007_message_reply_to),
 ]

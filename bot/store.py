@@ -72,13 +72,15 @@ def open_db(path: str | Path, *, busy_timeout_s: float = 30.0) -> sqlite_utils.D
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply the migrations not applied yet; return their names."""
     if "migrations" not in db.table_names():
-        db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row["name"] for row in db.query("SELECT name FROM migrations")}
     applied = []
     for name, step in MIGRATIONS:
         if name in done:
             continue
         with db.atomic():
+            if one(db, "SELECT 1 FROM migrations WHERE name = ?", [name]):
+                continue  # another process (a desk command) applied it meanwhile
             step(db)
             db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now()])
         applied.append(name)

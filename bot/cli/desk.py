@@ -21,7 +21,8 @@ def _summary(d: DraftView) -> str:
     entry = d.slug or "à traiter à la main"
     conf = f" {d.confidence:.2f}" if d.confidence is not None else ""
     who = d.requester_name or d.requester
-    return f"{d.id:>5}  {d.created_at[:16]}  {d.channel:<8} {who[:28]:<28} {entry}{conf}  {d.subject[:40]}"
+    return (f"{d.id:>5}  {d.created_at[:16]}  {d.channel:<8} {who[:28]:<28} {entry}{conf}  {d.subject[:40]}"
+            f"  → {d.recipient}")
 
 
 @drafts.command("list")
@@ -52,6 +53,7 @@ def drafts_show(ctx: Context, draft_id: int) -> None:
     d = ctx.core.review.get(draft_id)
     click.echo(f"draft {d.id} [{d.state}]  request {d.request_id}  {d.channel}  "
                f"from {d.requester_name} <{d.requester}>")
+    click.echo(f"reply to: {d.recipient}" + (f" (sender: {d.sender})" if d.sender not in ("", d.recipient) else ""))
     click.echo(f"subject: {d.subject}")
     click.echo(f"entry: {d.slug or 'none (à traiter à la main)'}  confidence: {d.confidence}")
     if d.candidates:

@@ -62,6 +62,7 @@ def render(view: DraftView, entries: dict[str, Entry]) -> str:
         who = f"{view.requester_name} <{view.requester}>"
     lines = [f"📨 <b>Demande n°{view.request_id}</b> · {CHANNELS.get(view.channel, view.channel)} · "
              f"brouillon {view.id}", f"<b>De :</b> {esc(trim(who, 120))}"]
+    lines += [f"<b>Réponse à :</b> {esc(trim(view.recipient, 200))}"] if view.channel == "email" else []
     if view.subject:
         lines.append(f"<b>Objet :</b> {esc(trim(view.subject, 150))}")
     lines.append(f"<b>Question :</b>\n<i>{esc(trim(view.question, 700))}</i>")

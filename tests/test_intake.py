@@ -1,0 +1,67 @@
+"""Intake: who may join a request, what staff see before approving, and nothing lost on the way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.service import Core
+from tests.conftest import make_config
+from tests.mails import mail
+from tests.servers.smtp import SmtpServer
+from tests.test_send import STAFF, outbox_for
+
+
+def events(core: Core, kind: str) -> list[dict[str, object]]:
+    return [json.loads(r["detail"]) for r in core.db.query("SELECT detail FROM events WHERE kind = ?", [kind])]
+
+
+async def test_a_strangers_reply_to_someone_elses_thread_is_a_new_request(tmp_path: Path, smtp: SmtpServer,
+                                                                        secrets: None) -> None:
+    core = Core.build(make_config(tmp_path, smtp=smtp))
+    asked = core.take_mail(mail("Comment adhérer au réseau ?", subject="Adhésion", sender="Marie <marie@asso.example>",
+                                message_id="<marie1@asso.example>"))
+    hijack = core.take_mail(mail("Comment financer un micro-projet au Togo ?", subject="Re: Adhésion",
+                                 sender="Eve <eve@evil.example>", message_id="<eve1@evil.example>",
+                                 headers={"In-Reply-To": "<marie1@asso.example>",
+                                          "Reply-To": "drop@evil.example"}))
+    assert hijack.request_id != asked.request_id and not hijack.follow_up
+    first = core.review.get(asked.draft_id or 0)
+    assert first.state == "pending" and "adhérer" in first.question  # Marie's draft is untouched
+    second = core.review.get(hijack.draft_id or 0)
+    assert any(f"demande n°{asked.request_id}" in note for note in second.notes), second.notes
+    assert (second.recipient, second.sender) == ("drop@evil.example", "eve@evil.example")
+    assert events(core, "request.thread_refused") == [{"thread_of": asked.request_id}]
+
+    # Marie's own follow-up, and a colleague she put in Reply-To, still join her request.
+    again = core.take_mail(mail("Et quel est le montant de la cotisation ?", subject="Re: Adhésion",
+                                sender="Marie <marie@asso.example>", message_id="<marie2@asso.example>",
+                                headers={"In-Reply-To": "<marie1@asso.example>",
+                                         "Reply-To": "bureau@asso.example"}))
+    assert again.request_id == asked.request_id and again.follow_up
+    colleague = core.take_mail(mail("Je complète la question de Marie.", subject="Re: Adhésion",
+                                    sender="Bureau <bureau@asso.example>", message_id="<bureau1@asso.example>",
+                                    headers={"In-Reply-To": "<marie2@asso.example>"}))
+    assert colleague.request_id == asked.request_id
+
+    # Every desk shows where the reply goes before staff approve it.
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["--config", core.config.source, "drafts", "show", str(hijack.draft_id)])
+    assert "reply to: drop@evil.example (sender: eve@evil.example)" in shown.output, shown.output
+    listed = runner.invoke(cli, ["--config", core.config.source, "drafts", "list"])
+    assert "→ drop@evil.example" in listed.output, listed.output
+    from bot.desks.telegram import render
+
+    assert "drop@evil.example" in render(second, {e.slug: e for e in core.entries})
+
+    # Each answer goes to its own requester only.
+    core.review.approve(hijack.draft_id or 0, STAFF)
+    assert await outbox_for(core).flush() == 1
+    assert [r.rcpt_tos for r in smtp.received] == [["drop@evil.example"]]
+    from bot.privacy import forget
+
+    forget(core.db, "email", "marie@asso.example")  # the Reply-To kept for the thread is personal data too
+    assert core.db.execute("SELECT count(*) FROM messages WHERE reply_to = 'bureau@asso.example'").fetchone()[0] == 0
