@@ -9,9 +9,12 @@ and taking the same message twice is a no-op.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -25,6 +28,26 @@ from .store import insert, log_event, now, one, store_source
 SAME_SUBJECT_DAYS = 30
 # A message in the same chat within this many hours joins the request.
 CONVERSATION_HOURS = 48
+# The headers that, with the body, make a mail's fingerprint: not the trace headers (Received,
+# Delivered-To…) that differ between two deliveries of the same mail.
+_FINGERPRINT_HEADERS = re.compile(rb"^(?:from|date|subject|to|cc):[^\n]*(?:\n[ \t][^\n]*)*", re.I | re.M)
+
+
+def fingerprint(incoming: Incoming) -> str | None:
+    """What makes two mails with one Message-ID the same mail (e-mail only: other channels' ids
+    are the server's own, never chosen by a sender)."""
+    if incoming.channel != "email":
+        return None
+    raw = incoming.raw.replace(b"\r\n", b"\n")
+    head, _, body = raw.partition(b"\n\n")
+    digest = hashlib.sha256()
+    if raw:
+        for line in sorted(_FINGERPRINT_HEADERS.findall(head)):
+            digest.update(line.strip() + b"\0")
+        digest.update(body)
+    else:
+        digest.update("\0".join([incoming.sender, incoming.subject, incoming.text]).encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -55,13 +78,16 @@ class Intake:
         return self._today or dt.date.today()
 
     def take(self, incoming: Incoming) -> Taken:
-        """Take one message in (idempotent on the channel's message id)."""
-        existing = one(self.db, "SELECT id, request_id FROM messages WHERE channel = ? AND external_id = ?",
-                       [incoming.channel, incoming.external_id])
+        """Take one message in (idempotent on the channel's message id and the content's fingerprint)."""
+        print_ = fingerprint(incoming)
+        existing, _ = self._stored_copy(incoming, print_)
         if existing:
             return Taken(existing["id"], existing["request_id"], None, duplicate=True)
         match = None if incoming.machine else self.matcher.match(incoming.new_text, incoming.subject)
         with self.db.atomic():
+            existing, external_id = self._stored_copy(incoming, print_)
+            if existing:
+                return Taken(existing["id"], existing["request_id"], None, duplicate=True)
             request_id, refused = self._request_for(incoming)
             follow_up = request_id is not None
             if request_id is None:
@@ -72,9 +98,11 @@ class Intake:
                 notes.append(f"en réponse à la demande n°{refused}, mais d'une adresse qui ne fait pas partie de "
                              "cet échange : traité comme une nouvelle demande")
                 log_event(self.db, "request.thread_refused", request_id=request_id, thread_of=refused)
-            message_id = self._store(incoming, request_id, match.language if match else None)
+            message_id = self._store(incoming, external_id, print_, request_id, match.language if match else None)
             log_event(self.db, "message.stored", request_id=request_id, channel=incoming.channel,
-                      external_id=incoming.external_id, machine=incoming.machine, problems=incoming.problems)
+                      external_id=external_id, machine=incoming.machine, problems=incoming.problems)
+            if external_id != incoming.external_id:
+                notes.append(self._collision(incoming, request_id, message_id))
             if incoming.machine:
                 log_event(self.db, "message.machine", request_id=request_id, reason=incoming.machine)
                 return Taken(message_id, request_id, None, follow_up=follow_up)
@@ -86,18 +114,29 @@ class Intake:
     def _request_for(self, incoming: Incoming) -> tuple[int | None, int | None]:
         """The request this message follows up, if any; and the request whose thread it cites
         without taking part in it (then it is not joined there)."""
-        if incoming.refs:
-            marks = ",".join("?" * len(incoming.refs))
-            row = one(self.db, f"SELECT request_id FROM messages WHERE channel = ? AND external_id IN ({marks}) "
-                               "AND request_id IS NOT NULL ORDER BY id DESC LIMIT 1",
-                      [incoming.channel, *incoming.refs])
-            row = row or one(self.db, f"SELECT request_id FROM outbox WHERE out_message_id IN ({marks}) "
-                                      "ORDER BY id DESC LIMIT 1", list(incoming.refs))
-            if row and self._in_thread(int(row["request_id"]), incoming):
-                return int(row["request_id"]), None
-            if row:
-                return self._request_by_rules(incoming), int(row["request_id"])
-        return self._request_by_rules(incoming), None
+        cited = self._cited_requests(incoming)
+        for request_id in cited:
+            if self._in_thread(request_id, incoming):
+                return request_id, None
+        return self._request_by_rules(incoming), cited[0] if cited else None
+
+    def _cited_requests(self, incoming: Incoming) -> list[int]:
+        """The requests of the messages this one cites (In-Reply-To, References), latest first;
+        a Message-ID two different mails shared (stored as ``<id>#…``) may name several."""
+        refs = incoming.refs[-20:]
+        if not refs:
+            return []
+        # Each ref, and the ids derived from it: '$' follows '#' in ASCII.
+        ranges = " OR ".join(["external_id = ? OR (external_id > ? AND external_id < ?)"] * len(refs))
+        params = [p for ref in refs for p in (ref, f"{ref}#", f"{ref}$")]
+        rows = list(self.db.query(f"SELECT request_id, max(id) AS last FROM messages WHERE channel = ? AND ({ranges}) "
+                                  "AND request_id IS NOT NULL GROUP BY request_id ORDER BY last DESC",
+                                  [incoming.channel, *params]))
+        if not rows:
+            marks = ",".join("?" * len(refs))
+            rows = list(self.db.query(f"SELECT request_id, max(id) AS last FROM outbox WHERE out_message_id IN "
+                                      f"({marks}) GROUP BY request_id ORDER BY last DESC", refs))
+        return [int(r["request_id"]) for r in rows]
 
     def _in_thread(self, request_id: int, incoming: Incoming) -> bool:
         """Whether the sender (or Reply-To) of ``incoming`` already takes part in the request."""
@@ -144,10 +183,33 @@ class Intake:
         log_event(self.db, "request.opened", request_id=request_id, channel=incoming.channel)
         return request_id
 
-    def _store(self, incoming: Incoming, request_id: int, language: str | None) -> int:
+    def _stored_copy(self, incoming: Incoming, print_: str | None) -> tuple[dict[str, Any] | None, str]:
+        """The stored copy of this message, if any, and the id to store it under otherwise: its own,
+        or a derived one when another mail already has its Message-ID."""
+        derived = f"{incoming.external_id}#{print_[:16]}" if print_ else incoming.external_id
+        rows = list(self.db.query("SELECT id, request_id, fingerprint FROM messages WHERE channel = ? "
+                                  "AND external_id IN (?, ?)", [incoming.channel, incoming.external_id, derived]))
+        for row in rows:
+            # No fingerprint: our own reply (its copy coming back), or a mail stored before fingerprints.
+            if print_ is None or row["fingerprint"] in (None, print_):
+                return row, incoming.external_id
+        return None, derived if rows else incoming.external_id
+
+    def _collision(self, incoming: Incoming, request_id: int, message_id: int) -> str:
+        other = one(self.db, "SELECT id, request_id FROM messages WHERE channel = ? AND external_id = ?",
+                    [incoming.channel, incoming.external_id])
+        assert other is not None
+        log_event(self.db, "message.id_collision", request_id=request_id, message_id=message_id,
+                  other_message=other["id"], other_request=other["request_id"])
+        return (f"même Message-ID qu'un autre message (demande n°{other['request_id']}) mais un contenu différent : "
+                "enregistré à part")
+
+    def _store(self, incoming: Incoming, external_id: str, print_: str | None, request_id: int,
+               language: str | None) -> int:
         message_id = insert(self.db, "messages", {
             "channel": incoming.channel,
-            "external_id": incoming.external_id,
+            "external_id": external_id,
+            "fingerprint": print_,
             "direction": "in",
             "request_id": request_id,
             "sender": incoming.sender,

@@ -41,3 +41,10 @@ class Incoming:
     problems: list[str] = field(default_factory=list)
     # A channel's running conversation (a Telegram chat): recent messages in it join one request.
     conversation: str = ""
+
+
+def header_id(external_id: str) -> str:
+    """The Message-ID a stored mail really had: intake stores a second, different mail with the
+    same Message-ID under ``<id>#<fingerprint>`` (nothing can follow the ``>`` of a real one)."""
+    end = external_id.rfind(">")
+    return external_id[:end + 1] if end >= 0 else external_id

@@ -200,6 +200,29 @@ def m007_message_reply_to(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages ADD COLUMN reply_to TEXT")
 
 
+def m008_fingerprints_and_uids(db: sqlite_utils.Database) -> None:
+    """A content fingerprint per mail (one Message-ID on two different mails keeps both), and
+    which message each IMAP UID became, so reconciliation finds any UID with no stored row.
+
+    UIDs taken before this migration are not known: reconciliation checks those (below
+    ``tracked_from``) by Message-ID, as before."""
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN fingerprint TEXT;
+        CREATE TABLE imap_uids (
+            mailbox TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            PRIMARY KEY (mailbox, uidvalidity, uid)
+        );
+        CREATE INDEX imap_uids_message ON imap_uids(message_id);
+        ALTER TABLE imap_state ADD COLUMN tracked_from INTEGER NOT NULL DEFAULT 1;
+        UPDATE imap_state SET tracked_from = last_uid + 1;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
@@ -208,4 +231,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("005_staff_notices", m005_staff_notices),
     ("006_message_sources", m006_message_sources),
     ("007_message_reply_to", m007_message_reply_to),
+    ("008_fingerprints_and_uids", m008_fingerprints_and_uids),
 ]

@@ -1,6 +1,7 @@
 """Warn: the events a person must hear about without asking, worded for the staff desk.
 
-A message in the mailbox that Guichet never took in, a reply interrupted while it was being
+A message in the mailbox that Guichet never took in, two different mails with one Message-ID
+(both kept), a reply interrupted while it was being
 sent, a reply the server refused for good: each is logged and shown by ``guichet status``, and a
 desk (the Telegram staff chat) posts it once, so staff need not think of looking.
 """
@@ -16,7 +17,7 @@ import sqlite_utils
 
 from .store import now
 
-KINDS = ("imap.reconcile_mismatch", "outbox.uncertain", "outbox.failed")
+KINDS = ("imap.reconcile_mismatch", "outbox.uncertain", "outbox.failed", "message.id_collision")
 # A desk configured later does not replay old history, only what is still fresh.
 RECENT = dt.timedelta(days=2)
 
@@ -41,6 +42,9 @@ def render(kind: str, detail: dict[str, Any]) -> str:
     if kind == "outbox.failed":
         return (f"❌ Réponse {detail.get('outbox_id')} refusée définitivement : {detail.get('error', '')}. "
                 "« guichet outbox list » la montre ; corrigez l'adresse puis « guichet outbox retry ».")
+    if kind == "message.id_collision":
+        return ("⚠️ Deux messages différents portent le même Message-ID : le second est enregistré à part, comme "
+                f"une nouvelle demande (le premier est dans la demande n°{detail.get('other_request', '?')}).")
     return f"⚠️ {kind}"
 
 

@@ -20,6 +20,7 @@ import sqlite_utils
 from .draft import Drafter, reply_subject
 from .errors import AlreadyDecided, NotFound, NotStaff, ReviewError
 from .knowledge import Entry
+from .message import header_id
 from .store import insert, log_event, now, one
 
 
@@ -142,7 +143,8 @@ class Review:
         message = one(self.db, "SELECT external_id, refs FROM messages WHERE id = "
                                "(SELECT message_id FROM drafts WHERE id = ?)", [draft_id])
         assert request is not None and message is not None
-        refs = [*json.loads(message["refs"]), message["external_id"]]
+        in_reply_to = header_id(message["external_id"])
+        refs = [*json.loads(message["refs"]), in_reply_to]
         return insert(self.db, "outbox", {
             "draft_id": draft_id,
             "request_id": request_id,
@@ -150,7 +152,7 @@ class Review:
             "recipient": recipient(request),
             "subject": reply_subject(request["subject"] or ""),
             "body": text,
-            "headers": json.dumps({"in_reply_to": message["external_id"], "references": refs[-20:]}),
+            "headers": json.dumps({"in_reply_to": in_reply_to, "references": refs[-20:]}),
             "out_message_id": make_msgid(domain=self.domain),
             "state": "queued",
             "next_attempt_at": now(),
