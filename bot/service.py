@@ -6,6 +6,8 @@ import asyncio
 import getpass
 import logging
 import signal
+import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -18,15 +20,20 @@ from .channels.telegram import TelegramChannel, TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
+from .health import storage
 from .intake import Intake, Taken
 from .knowledge import Entry
 from .matching import Matcher
 from .outbox import Outbox, Transport
 from .review import Review
 from .schedule import Scheduler
-from .store import open_db
+from .store import cannot_write, open_db, write_fault
+from .waiting import sleep_or_stop
 
 log = logging.getLogger("guichet")
+
+# Waiting for a database that cannot be written (disk full): 1 s, 2 s, 4 s … then every minute.
+STORAGE_WAIT_MAX_S = 60.0
 
 
 def terminal_actor() -> str:
@@ -107,10 +114,11 @@ class Service:
                 loop.add_signal_handler(sig, self.stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
-        tasks = [asyncio.create_task(self.outbox.run(self.stop), name="outbox"),
-                 asyncio.create_task(self.scheduler.run(self.stop), name="schedule")]
+        tasks = [asyncio.create_task(self._supervised(lambda: self.outbox.run(self.stop)), name="outbox"),
+                 asyncio.create_task(self._supervised(lambda: self.scheduler.run(self.stop)), name="schedule")]
         if self.reader is not None:
-            tasks.append(asyncio.create_task(self.reader.run(self.stop), name="imap"))
+            reader = self.reader
+            tasks.append(asyncio.create_task(self._supervised(lambda: reader.run(self.stop)), name="imap"))
         else:
             log.info("no [imap] section: the mailbox is not read")
         if self.telegram is not None:
@@ -126,3 +134,25 @@ class Service:
             self.stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             log.info("guichet stopped")
+
+    async def _supervised(self, part: Callable[[], Awaitable[None]]) -> None:
+        """Run one part; when the database cannot be written (disk full, read-only), wait until it
+        can and start the part again. Each part writes in transactions, so what it was doing is
+        rolled back (the IMAP position with it) and done again."""
+        while True:
+            try:
+                await part()
+                return
+            except sqlite3.OperationalError as exc:
+                reason = cannot_write(exc)
+                if reason is None:
+                    raise
+                storage.fault(reason)
+            delay = 1.0
+            while reason is not None:
+                await sleep_or_stop(self.stop, delay)
+                if self.stop.is_set():
+                    return
+                delay = min(delay * 2, STORAGE_WAIT_MAX_S)
+                reason = write_fault(self.core.db)
+            storage.ok()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,12 @@ from typing import Any
 
 import sqlite_utils
 
+from .errors import StorageError
 from .migrations import MIGRATIONS
+
+# SQLite's primary result codes that mean "this database cannot be written now", in plain words.
+_CANNOT_WRITE = {sqlite3.SQLITE_FULL: "the disk is full", sqlite3.SQLITE_READONLY: "it is read-only",
+                 sqlite3.SQLITE_IOERR: "the disk fails", sqlite3.SQLITE_CANTOPEN: "it cannot be opened"}
 
 
 def now() -> str:
@@ -51,21 +57,55 @@ class Database(sqlite_utils.Database):
             raise
 
 
+def cannot_write(exc: BaseException) -> str | None:
+    """Why the database cannot be written, in plain words, when ``exc`` says so (disk full,
+    read-only file, failing disk); None for any other error."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    reason = _CANNOT_WRITE.get(getattr(exc, "sqlite_errorcode", 0) & 0xFF)
+    return f"{reason} ({exc})" if reason else None
+
+
+def write_fault(db: sqlite_utils.Database) -> str | None:
+    """Why the database refuses a write now (see ``cannot_write``), or None when it takes one.
+
+    The probe is a committed write that needs new pages (a full disk refuses the commit, a page
+    limit the pages) and leaves nothing behind."""
+    try:
+        with db.atomic():
+            db.execute("INSERT INTO events (at, kind, detail) VALUES (?, 'storage.probe', zeroblob(16384))", [now()])
+            db.execute("DELETE FROM events WHERE kind = 'storage.probe'")
+    except sqlite3.OperationalError as exc:
+        reason = cannot_write(exc)
+        if reason is None:
+            raise
+        return reason
+    return None
+
+
 def open_db(path: str | Path, *, busy_timeout_s: float = 30.0) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate the database at ``path`` (":memory:" works too)."""
-    if str(path) == ":memory:":
-        db = Database(memory=True)
-    else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path)
-        db.enable_wal()
-        # NORMAL is durable across process crashes in WAL mode; only a power cut
-        # can lose the last commits, and IMAP would hand those messages again.
-        db.execute("PRAGMA synchronous=NORMAL")
-    # Another process holding the lock for a few seconds must make us wait, not fail.
-    db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-    db.execute("PRAGMA foreign_keys=ON")
-    migrate(db)
+    """Open (creating if needed) and migrate the database at ``path`` (":memory:" works too).
+
+    A database that cannot be written (disk full, read-only) raises ``StorageError`` in one line."""
+    try:
+        if str(path) == ":memory:":
+            db = Database(memory=True)
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            db = Database(path)
+            db.enable_wal()
+            # NORMAL is durable across process crashes in WAL mode; only a power cut
+            # can lose the last commits, and IMAP would hand those messages again.
+            db.execute("PRAGMA synchronous=NORMAL")
+        # Another process holding the lock for a few seconds must make us wait, not fail.
+        db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        db.execute("PRAGMA foreign_keys=ON")
+        migrate(db)
+    except (sqlite3.OperationalError, OSError) as exc:
+        reason = cannot_write(exc) or (exc.strerror if isinstance(exc, OSError) else None)
+        if reason is None:
+            raise
+        raise StorageError(f"cannot write the database {path}: {reason}") from exc
     return db
 
 

@@ -9,9 +9,10 @@ import sys
 
 import click
 
+from ..errors import StorageError
 from ..instance import InstanceLock, running
 from ..service import Service
-from ..store import open_db
+from ..store import open_db, write_fault
 from . import Context, cli, pass_ctx
 
 
@@ -74,7 +75,11 @@ def run(ctx: Context, verbose: bool, log_format: str) -> None:
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Telegram long poll otherwise
-    with InstanceLock(ctx.config.storage.database):  # held until the process ends
+    database = ctx.config.storage.database
+    with InstanceLock(database):  # held until the process ends
+        reason = write_fault(ctx.core.db)
+        if reason is not None:
+            raise StorageError(f"cannot write the database {database}: {reason}")
         asyncio.run(Service(ctx.core).run())
 
 
