@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +32,33 @@ CONVERSATION_HOURS = 48
 # The headers that, with the body, make a mail's fingerprint: not the trace headers (Received,
 # Delivered-To…) that differ between two deliveries of the same mail.
 _FINGERPRINT_HEADERS = re.compile(rb"^(?:from|date|subject|to|cc):[^\n]*(?:\n[ \t][^\n]*)*", re.I | re.M)
+
+
+_THANKS = {"merci", "mercis", "mercii", "remercie", "remercions", "remerciements", "thanks", "thank", "thx"}
+_POLITE = set(
+    "beaucoup bcp bien mille fois infiniment encore pour votre vos ta ton tes la le les l ce cet cette ces reponse "
+    "reponses rapide rapides precieuse precieuses precieux aide retour retours info infos information informations "
+    "super parfait top genial excellent ok okay d accord daccord tres c est note entendu bonne journee soiree semaine "
+    "fin cordialement a vous toi tous toute equipe madame monsieur oui bonjour salut hello je nous you so much very "
+    "lot many great perfect nice good day".split())
+_THANKS_EMOJI = ("👍", "🙏", "❤", "🙂", "😊")
+
+
+def is_bare_thanks(text: str) -> bool:
+    """A message that only thanks (« merci beaucoup ! », "thank you", 👍, a signature at most):
+    nothing to answer. Anything more (a question, a request, « merci mais… ») is not."""
+    text = text.strip()
+    if not text or "?" in text or len(text) > 200:
+        return False
+    words = re.findall(r"\w+", text)
+    if not words:
+        return any(emoji in text for emoji in _THANKS_EMOJI)
+    folded = ["".join(c for c in unicodedata.normalize("NFKD", w.lower()) if not unicodedata.combining(c))
+              for w in words]
+    unknown = [w for w, f in zip(words, folded, strict=True) if f not in _THANKS and f not in _POLITE]
+    # A signature's name or two is allowed; any other word makes it more than a thanks.
+    names_only = len(unknown) <= 2 and all(w[0].isupper() for w in unknown)
+    return (any(f in _THANKS for f in folded) or any(e in text for e in _THANKS_EMOJI)) and names_only
 
 
 def fingerprint(incoming: Incoming) -> str | None:
@@ -59,6 +87,8 @@ class Taken:
     draft_id: int | None
     duplicate: bool = False
     follow_up: bool = False
+    # A bare thanks on a request: logged on it, nothing asked of staff (no draft, no card).
+    thanks: bool = False
 
 
 class Intake:
@@ -106,6 +136,9 @@ class Intake:
             if incoming.machine:
                 log_event(self.db, "message.machine", request_id=request_id, reason=incoming.machine)
                 return Taken(message_id, request_id, None, follow_up=follow_up)
+            if follow_up and is_bare_thanks(incoming.new_text or incoming.text):
+                log_event(self.db, "message.thanks", request_id=request_id, message_id=message_id)
+                return Taken(message_id, request_id, None, follow_up=True, thanks=True)
             assert match is not None
             draft_id = self._draft(incoming, request_id, message_id, match, follow_up, notes)
         self.on_draft(draft_id)
@@ -229,33 +262,54 @@ class Intake:
         store_source(self.db, message_id, incoming.raw)
         return message_id
 
+    def _unanswered(self, request_id: int, message_id: int) -> list[str]:
+        """The request's earlier messages not answered yet (after the last decided draft), as lines for staff."""
+        rows = self.db.query(
+            "SELECT new_text, text FROM messages WHERE request_id = :r AND direction = 'in' AND machine IS NULL "
+            "AND id < :m AND id > COALESCE((SELECT max(message_id) FROM drafts WHERE request_id = :r "
+            "AND state IN ('approved', 'rejected', 'ignored')), 0) ORDER BY id", {"r": request_id, "m": message_id})
+        texts = [(r["new_text"] or r["text"] or "").strip() for r in rows]
+        return [f"message précédent : {t[:1000]}" for t in texts if t and not is_bare_thanks(t)]
+
     def _draft(self, incoming: Incoming, request_id: int, message_id: int, match: Match, follow_up: bool,
                intake_notes: list[str]) -> int:
         notes = [f"problème de lecture : {p}" for p in incoming.problems] + intake_notes
         entry = self.entries.get(match.slug) if match.slug else None
-        text = None
+        candidates = [asdict(c) for c in match.candidates]
+        earlier = self._unanswered(request_id, message_id) if follow_up else []
+        previous = self._supersede(request_id) if follow_up else None
+        kept = None  # the earlier draft's text, kept when nothing fits the new message
+        if previous is not None:
+            notes.append(f"relance : {len(earlier)} message(s) précédent(s) sans réponse, repris ci-dessous ; "
+                         "le brouillon précédent a été remplacé")
+            if previous["slug"] and previous["slug"] != match.slug:
+                if entry is None and previous["text"] and previous["slug"] in self.entries:
+                    entry, kept = self.entries[previous["slug"]], previous
+                    notes.append(f"aucune fiche pour le nouveau message : le brouillon reste celui de la fiche "
+                                 f"« {entry.slug} »")
+                else:
+                    notes.append(f"le message précédent correspondait à la fiche « {previous['slug']} » "
+                                 "(« Autre fiche » pour la reprendre)")
+                    if all(c["slug"] != previous["slug"] for c in candidates):
+                        candidates.append({"slug": previous["slug"], "confidence": previous["confidence"]})
+        text = kept["text"] if kept else None
         if entry is None:
             notes.append("à traiter à la main : aucune fiche ne correspond")
-        else:
+        elif kept is None:
             if entry.expired(self.today()):
                 notes.append(f"fiche « {entry.slug} » expirée le {entry.valid_until} : le brouillon dit que "
                              "l'appel est clos, vérifiez s'il y a une nouvelle édition")
             text = self.drafter.render(entry, sender_name=incoming.sender_name, language=match.language,
                                        today=self.today())
-        if follow_up:
-            superseded = self.db.execute(
-                "UPDATE drafts SET state = 'superseded', decided_at = ? WHERE request_id = ? AND state = 'pending'",
-                [now(), request_id]).rowcount
-            if superseded:
-                notes.append("relance : le brouillon précédent a été remplacé")
+        confidence = kept["confidence"] if kept else match.confidence
         draft_id = insert(self.db, "drafts", {
             "request_id": request_id,
             "message_id": message_id,
             "state": "pending",
             "slug": entry.slug if entry else None,
-            "confidence": match.confidence,
-            "candidates": json.dumps([asdict(c) for c in match.candidates]),
-            "others": json.dumps(list(match.others), ensure_ascii=False),
+            "confidence": confidence,
+            "candidates": json.dumps(candidates),
+            "others": json.dumps([*earlier, *match.others], ensure_ascii=False),
             "notes": json.dumps(notes, ensure_ascii=False),
             "language": match.language,
             "text": text,
@@ -264,8 +318,16 @@ class Intake:
         fields: dict[str, object] = {"status": "open", "updated_at": now(), "language": match.language}
         if not follow_up or entry is not None:
             fields.update(slug=entry.slug if entry else None, category=entry.category if entry else None,
-                          confidence=match.confidence)
+                          confidence=confidence)
         self.db.table("requests").update(request_id, fields)
         log_event(self.db, "draft.created", request_id=request_id, draft_id=draft_id,
-                  slug=entry.slug if entry else None, confidence=match.confidence, by_hand=entry is None)
+                  slug=entry.slug if entry else None, confidence=confidence, by_hand=entry is None)
         return draft_id
+
+    def _supersede(self, request_id: int) -> dict[str, Any] | None:
+        """Retire the request's pending draft (a new one replaces it); returns it, or None."""
+        previous = one(self.db, "SELECT * FROM drafts WHERE request_id = ? AND state = 'pending' "
+                                "ORDER BY id DESC LIMIT 1", [request_id])
+        self.db.execute("UPDATE drafts SET state = 'superseded', decided_at = ? WHERE request_id = ? "
+                        "AND state = 'pending'", [now(), request_id])
+        return previous

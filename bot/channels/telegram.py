@@ -162,7 +162,7 @@ class TelegramChannel:
             raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(), refs=refs, conversation=chat,
             received_at=message.date.astimezone(dt.UTC))
         taken = self.intake.take(incoming)
-        if taken.duplicate:
+        if taken.duplicate or taken.thanks:  # a bare thanks is logged on its request: no promise of an answer
             return
         self.desk.wake()
         if in_office_hours(self._now(), self.network.office_hours):
