@@ -1,86 +1,40 @@
 """Arrive → store → match → draft: what happens to every incoming message.
 
-``Intake.take`` is the one entry point for every channel. It stores the
-message first and does the rest in the same transaction, so a message is
-either fully taken (stored, joined to its request, drafted) or not at all,
-and taking the same message twice is a no-op.
+Two steps. ``Intake.store`` keeps the message (its source included) and joins it to its request
+in one short transaction: taking the same message twice is a no-op, and a crash after it loses
+nothing. ``Intake.draft`` then matches the message against the knowledge base and writes the
+draft for staff. The service's ``DraftingWorker`` drafts behind storing, matching in a thread
+(``draft_async``), so a slow matcher never holds up the mailbox; after a restart it drafts
+whatever was stored and not drafted yet. ``Intake.take`` does both at once (the CLI, tests).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
-import re
-import unicodedata
+import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import sqlite_utils
 
-from .draft import Drafter, base_subject
+from .draft import Drafter
 from .knowledge import Entry
 from .matching import Match, Matcher
-from .message import Incoming
+from .message import Incoming, header_id
 from .store import insert, log_event, now, one, store_source
+from .threads import fingerprint, is_bare_thanks, request_for, stored_copy
+from .waiting import sleep_or_stop
 
-# A message with the same sender and subject within this many days joins the request.
-SAME_SUBJECT_DAYS = 30
-# A message in the same chat within this many hours joins the request.
-CONVERSATION_HOURS = 48
-# The headers that, with the body, make a mail's fingerprint: not the trace headers (Received,
-# Delivered-To…) that differ between two deliveries of the same mail.
-_FINGERPRINT_HEADERS = re.compile(rb"^(?:from|date|subject|to|cc):[^\n]*(?:\n[ \t][^\n]*)*", re.I | re.M)
-
-
-_THANKS = {"merci", "mercis", "mercii", "remercie", "remercions", "remerciements", "thanks", "thank", "thx"}
-_POLITE = set(
-    "beaucoup bcp bien mille fois infiniment encore pour votre vos ta ton tes la le les l ce cet cette ces reponse "
-    "reponses rapide rapides precieuse precieuses precieux aide retour retours info infos information informations "
-    "super parfait top genial excellent ok okay d accord daccord tres c est note entendu bonne journee soiree semaine "
-    "fin cordialement a vous toi tous toute equipe madame monsieur oui bonjour salut hello je nous you so much very "
-    "lot many great perfect nice good day".split())
-_THANKS_EMOJI = ("👍", "🙏", "❤", "🙂", "😊")
-
-
-def is_bare_thanks(text: str) -> bool:
-    """A message that only thanks (« merci beaucoup ! », "thank you", 👍, a signature at most):
-    nothing to answer. Anything more (a question, a request, « merci mais… ») is not."""
-    text = text.strip()
-    if not text or "?" in text or len(text) > 200:
-        return False
-    words = re.findall(r"\w+", text)
-    if not words:
-        return any(emoji in text for emoji in _THANKS_EMOJI)
-    folded = ["".join(c for c in unicodedata.normalize("NFKD", w.lower()) if not unicodedata.combining(c))
-              for w in words]
-    unknown = [w for w, f in zip(words, folded, strict=True) if f not in _THANKS and f not in _POLITE]
-    # A signature's name or two is allowed; any other word makes it more than a thanks.
-    names_only = len(unknown) <= 2 and all(w[0].isupper() for w in unknown)
-    return (any(f in _THANKS for f in folded) or any(e in text for e in _THANKS_EMOJI)) and names_only
-
-
-def fingerprint(incoming: Incoming) -> str | None:
-    """What makes two mails with one Message-ID the same mail (e-mail only: other channels' ids
-    are the server's own, never chosen by a sender)."""
-    if incoming.channel != "email":
-        return None
-    raw = incoming.raw.replace(b"\r\n", b"\n")
-    head, _, body = raw.partition(b"\n\n")
-    digest = hashlib.sha256()
-    if raw:
-        for line in sorted(_FINGERPRINT_HEADERS.findall(head)):
-            digest.update(line.strip() + b"\0")
-        digest.update(body)
-    else:
-        digest.update("\0".join([incoming.sender, incoming.subject, incoming.text]).encode())
-    return digest.hexdigest()
+log = logging.getLogger("guichet.intake")
 
 
 @dataclass(frozen=True)
 class Taken:
-    """What ``take`` did: ids, and whether the message was already stored."""
+    """What ``store`` (or ``take``) did: ids, and whether the message was already stored."""
 
     message_id: int
     request_id: int
@@ -89,6 +43,11 @@ class Taken:
     follow_up: bool = False
     # A bare thanks on a request: logged on it, nothing asked of staff (no draft, no card).
     thanks: bool = False
+
+
+def log_id(external_id: str) -> str:
+    """A short hash of a message's id for the logs: it follows a message without naming anyone."""
+    return hashlib.sha256(header_id(external_id).encode()).hexdigest()[:12]
 
 
 class Intake:
@@ -101,6 +60,8 @@ class Intake:
         self.matcher = matcher
         self.drafter = drafter
         self._today = today
+        # Told the id of each stored message (the drafting worker starts on it at once).
+        self.on_stored: Callable[[int], None] = lambda message_id: None
         # Told the id of each new draft (the staff desks post it at once instead of at their next poll).
         self.on_draft: Callable[[int], None] = lambda draft_id: None
 
@@ -108,95 +69,102 @@ class Intake:
         return self._today or dt.date.today()
 
     def take(self, incoming: Incoming) -> Taken:
-        """Take one message in (idempotent on the channel's message id and the content's fingerprint)."""
+        """Store one message and draft it now, in this thread (the CLI, tests)."""
+        taken = self.store(incoming)
+        if taken.duplicate:
+            return taken
+        return replace(taken, draft_id=self.draft(taken.message_id))
+
+    def store(self, incoming: Incoming) -> Taken:
+        """Store one message and join it to its request, in one short transaction; idempotent on the
+        channel's message id and the content's fingerprint. Drafting comes after (``draft``)."""
         print_ = fingerprint(incoming)
-        existing, _ = self._stored_copy(incoming, print_)
-        if existing:
-            return Taken(existing["id"], existing["request_id"], None, duplicate=True)
-        match = None if incoming.machine else self.matcher.match(incoming.new_text, incoming.subject)
         with self.db.atomic():
-            existing, external_id = self._stored_copy(incoming, print_)
+            existing, external_id = stored_copy(self.db, incoming, print_)
             if existing:
+                log.debug("message %s already stored", existing["id"])
                 return Taken(existing["id"], existing["request_id"], None, duplicate=True)
-            request_id, refused = self._request_for(incoming)
+            request_id, refused = request_for(self.db, incoming)
             follow_up = request_id is not None
             if request_id is None:
                 request_id = self._new_request(incoming)
+            thanks = follow_up and not incoming.machine and is_bare_thanks(incoming.new_text or incoming.text)
+            message_id = self._store(incoming, external_id, print_, request_id, thanks)
+            log_event(self.db, "message.stored", request_id=request_id, channel=incoming.channel,
+                      external_id=external_id, machine=incoming.machine, problems=incoming.problems)
             notes = []
             if refused is not None:
                 # A stranger answering someone else's thread must not take over that request (and its reply).
                 notes.append(f"en réponse à la demande n°{refused}, mais d'une adresse qui ne fait pas partie de "
                              "cet échange : traité comme une nouvelle demande")
                 log_event(self.db, "request.thread_refused", request_id=request_id, thread_of=refused)
-            message_id = self._store(incoming, external_id, print_, request_id, match.language if match else None)
-            log_event(self.db, "message.stored", request_id=request_id, channel=incoming.channel,
-                      external_id=external_id, machine=incoming.machine, problems=incoming.problems)
             if external_id != incoming.external_id:
                 notes.append(self._collision(incoming, request_id, message_id))
+            if notes:
+                self.db.execute("UPDATE messages SET intake_notes = ? WHERE id = ?",
+                                [json.dumps(notes, ensure_ascii=False), message_id])
             if incoming.machine:
                 log_event(self.db, "message.machine", request_id=request_id, reason=incoming.machine)
-                return Taken(message_id, request_id, None, follow_up=follow_up)
-            if follow_up and is_bare_thanks(incoming.new_text or incoming.text):
+            if thanks:
                 log_event(self.db, "message.thanks", request_id=request_id, message_id=message_id)
-                return Taken(message_id, request_id, None, follow_up=True, thanks=True)
-            assert match is not None
-            draft_id = self._draft(incoming, request_id, message_id, match, follow_up, notes)
-        self.on_draft(draft_id)
-        return Taken(message_id, request_id, draft_id, follow_up=follow_up)
+        self.on_stored(message_id)
+        return Taken(message_id, request_id, None, follow_up=follow_up, thanks=thanks)
 
-    def _request_for(self, incoming: Incoming) -> tuple[int | None, int | None]:
-        """The request this message follows up, if any; and the request whose thread it cites
-        without taking part in it (then it is not joined there)."""
-        cited = self._cited_requests(incoming)
-        for request_id in cited:
-            if self._in_thread(request_id, incoming):
-                return request_id, None
-        return self._request_by_rules(incoming), cited[0] if cited else None
+    def undrafted(self, limit: int = 100) -> list[int]:
+        """Stored messages the draft step has not seen yet, oldest first."""
+        return [int(r["id"]) for r in self.db.query(
+            "SELECT id FROM messages WHERE drafted_at IS NULL AND direction = 'in' ORDER BY id LIMIT ?", [limit])]
 
-    def _cited_requests(self, incoming: Incoming) -> list[int]:
-        """The requests of the messages this one cites (In-Reply-To, References), latest first;
-        a Message-ID two different mails shared (stored as ``<id>#…``) may name several."""
-        refs = incoming.refs[-20:]
-        if not refs:
-            return []
-        # Each ref, and the ids derived from it: '$' follows '#' in ASCII.
-        ranges = " OR ".join(["external_id = ? OR (external_id > ? AND external_id < ?)"] * len(refs))
-        params = [p for ref in refs for p in (ref, f"{ref}#", f"{ref}$")]
-        rows = list(self.db.query(f"SELECT request_id, max(id) AS last FROM messages WHERE channel = ? AND ({ranges}) "
-                                  "AND request_id IS NOT NULL GROUP BY request_id ORDER BY last DESC",
-                                  [incoming.channel, *params]))
-        if not rows:
-            marks = ",".join("?" * len(refs))
-            rows = list(self.db.query(f"SELECT request_id, max(id) AS last FROM outbox WHERE out_message_id IN "
-                                      f"({marks}) GROUP BY request_id ORDER BY last DESC", refs))
-        return [int(r["request_id"]) for r in rows]
-
-    def _in_thread(self, request_id: int, incoming: Incoming) -> bool:
-        """Whether the sender (or Reply-To) of ``incoming`` already takes part in the request."""
-        known = {str(r["who"]).lower() for r in self.db.query(
-            "SELECT requester AS who FROM requests WHERE id = :r UNION SELECT reply_to FROM requests WHERE id = :r "
-            "UNION SELECT sender FROM messages WHERE request_id = :r AND direction = 'in' "
-            "UNION SELECT reply_to FROM messages WHERE request_id = :r AND direction = 'in'", {"r": request_id})
-            if r["who"]}
-        return bool(known & {a.lower() for a in (incoming.sender, incoming.reply_to) if a})
-
-    def _request_by_rules(self, incoming: Incoming) -> int | None:
-        if incoming.conversation and not incoming.machine:
-            since = (incoming.received_at - dt.timedelta(hours=CONVERSATION_HOURS)).isoformat()
-            row = one(self.db, "SELECT id FROM requests WHERE channel = ? AND conversation = ? AND received_at >= ? "
-                               "AND status NOT IN ('ignored', 'forgotten') ORDER BY id DESC LIMIT 1",
-                      [incoming.channel, incoming.conversation, since])
-            return int(row["id"]) if row else None
-        subject = base_subject(incoming.subject).lower()
-        if incoming.machine or not incoming.sender or not subject:
+    def draft(self, message_id: int) -> int | None:
+        """Match and draft one stored message now, in this thread; returns the draft id, or None
+        (a machine's message, a bare thanks, or already drafted)."""
+        row = self._to_draft(message_id)
+        if row is None:
             return None
-        since = (incoming.received_at - dt.timedelta(days=SAME_SUBJECT_DAYS)).isoformat()
-        for row in self.db.query(
-            "SELECT id, subject FROM requests WHERE channel = ? AND requester = ? AND received_at >= ? "
-            "AND machine IS NULL ORDER BY id DESC LIMIT 20", [incoming.channel, incoming.sender, since]):
-            if base_subject(row["subject"]).lower() == subject:
-                return int(row["id"])
-        return None
+        match, notes = self._match(row)
+        return self._finish(row, match, notes)
+
+    async def draft_async(self, message_id: int) -> int | None:
+        """``draft``, with the matching in a worker thread; the short write stays on the loop's thread
+        (the connection belongs to it)."""
+        row = self._to_draft(message_id)
+        if row is None:
+            return None
+        match, notes = await asyncio.to_thread(self._match, row)
+        return self._finish(row, match, notes)
+
+    def _to_draft(self, message_id: int) -> dict[str, Any] | None:
+        return one(self.db, "SELECT * FROM messages WHERE id = ? AND drafted_at IS NULL", [message_id])
+
+    def _match(self, row: dict[str, Any]) -> tuple[Match | None, list[str]]:
+        if row["machine"] or row["thanks"]:
+            return None, []
+        try:
+            return self.matcher.match(row["new_text"] or row["text"] or "", row["subject"] or ""), []
+        except Exception as exc:  # noqa: BLE001 - the message still reaches staff, to answer by hand
+            log.error("message %s: matching failed: %r", row["id"], exc)
+            return Match(slug=None, confidence=0.0), [f"le rapprochement a échoué ({type(exc).__name__})"]
+
+    def _finish(self, row: dict[str, Any], match: Match | None, notes: list[str]) -> int | None:
+        draft_id = None
+        with self.db.atomic():
+            # Compare-and-set: drafted once, whoever gets there first (the worker, or ``take``).
+            if not self.db.execute("UPDATE messages SET drafted_at = ?, language = ? WHERE id = ? "
+                                   "AND drafted_at IS NULL",
+                                   [now(), match.language if match else None, row["id"]]).rowcount:
+                return None
+            if match is not None:
+                draft_id = self._draft(row, match, notes)
+        uid = one(self.db, "SELECT mailbox, uid FROM imap_uids WHERE message_id = ? ORDER BY uidvalidity DESC "
+                           "LIMIT 1", [row["id"]])
+        origin = f"imap {uid['mailbox']} uid {uid['uid']}" if uid else row["channel"]
+        outcome = ("machine" if row["machine"] else "bare thanks" if row["thanks"] else
+                   f"draft {draft_id}" + ("" if match and match.slug else " (by hand)"))
+        log.info("message %s taken in: %s, id #%s, request %s, %s", row["id"], origin, log_id(row["external_id"]),
+                 row["request_id"], outcome)
+        if draft_id is not None:
+            self.on_draft(draft_id)
+        return draft_id
 
     def _new_request(self, incoming: Incoming) -> int:
         stamp = now()
@@ -216,18 +184,6 @@ class Intake:
         log_event(self.db, "request.opened", request_id=request_id, channel=incoming.channel)
         return request_id
 
-    def _stored_copy(self, incoming: Incoming, print_: str | None) -> tuple[dict[str, Any] | None, str]:
-        """The stored copy of this message, if any, and the id to store it under otherwise: its own,
-        or a derived one when another mail already has its Message-ID."""
-        derived = f"{incoming.external_id}#{print_[:16]}" if print_ else incoming.external_id
-        rows = list(self.db.query("SELECT id, request_id, fingerprint FROM messages WHERE channel = ? "
-                                  "AND external_id IN (?, ?)", [incoming.channel, incoming.external_id, derived]))
-        for row in rows:
-            # No fingerprint: our own reply (its copy coming back), or a mail stored before fingerprints.
-            if print_ is None or row["fingerprint"] in (None, print_):
-                return row, incoming.external_id
-        return None, derived if rows else incoming.external_id
-
     def _collision(self, incoming: Incoming, request_id: int, message_id: int) -> str:
         other = one(self.db, "SELECT id, request_id FROM messages WHERE channel = ? AND external_id = ?",
                     [incoming.channel, incoming.external_id])
@@ -238,7 +194,8 @@ class Intake:
                 "enregistré à part")
 
     def _store(self, incoming: Incoming, external_id: str, print_: str | None, request_id: int,
-               language: str | None) -> int:
+               thanks: bool) -> int:
+        stamp = now()
         message_id = insert(self.db, "messages", {
             "channel": incoming.channel,
             "external_id": external_id,
@@ -255,9 +212,9 @@ class Intake:
             "attachments": json.dumps([asdict(a) for a in incoming.attachments]),
             "machine": incoming.machine,
             "problems": json.dumps(incoming.problems),
-            "language": language,
+            "thanks": int(thanks),
             "received_at": incoming.received_at.isoformat(),
-            "stored_at": now(),
+            "stored_at": stamp,
         })
         store_source(self.db, message_id, incoming.raw)
         return message_id
@@ -271,9 +228,12 @@ class Intake:
         texts = [(r["new_text"] or r["text"] or "").strip() for r in rows]
         return [f"message précédent : {t[:1000]}" for t in texts if t and not is_bare_thanks(t)]
 
-    def _draft(self, incoming: Incoming, request_id: int, message_id: int, match: Match, follow_up: bool,
-               intake_notes: list[str]) -> int:
-        notes = [f"problème de lecture : {p}" for p in incoming.problems] + intake_notes
+    def _draft(self, row: dict[str, Any], match: Match, notes: list[str]) -> int:
+        request_id, message_id = int(row["request_id"]), int(row["id"])
+        notes = [f"problème de lecture : {p}" for p in json.loads(row["problems"])] + json.loads(row["intake_notes"]) \
+            + notes
+        follow_up = one(self.db, "SELECT 1 FROM messages WHERE request_id = ? AND direction = 'in' AND id < ?",
+                        [request_id, message_id]) is not None
         entry = self.entries.get(match.slug) if match.slug else None
         candidates = [asdict(c) for c in match.candidates]
         earlier = self._unanswered(request_id, message_id) if follow_up else []
@@ -299,7 +259,7 @@ class Intake:
             if entry.expired(self.today()):
                 notes.append(f"fiche « {entry.slug} » expirée le {entry.valid_until} : le brouillon dit que "
                              "l'appel est clos, vérifiez s'il y a une nouvelle édition")
-            text = self.drafter.render(entry, sender_name=incoming.sender_name, language=match.language,
+            text = self.drafter.render(entry, sender_name=row["sender_name"] or "", language=match.language,
                                        today=self.today())
         confidence = kept["confidence"] if kept else match.confidence
         draft_id = insert(self.db, "drafts", {
@@ -319,7 +279,8 @@ class Intake:
         if not follow_up or entry is not None:
             fields.update(slug=entry.slug if entry else None, category=entry.category if entry else None,
                           confidence=confidence)
-        self.db.table("requests").update(request_id, fields)
+        self.db.execute(f"UPDATE requests SET {', '.join(f'{name} = ?' for name in fields)} WHERE id = ?",
+                        [*fields.values(), request_id])
         log_event(self.db, "draft.created", request_id=request_id, draft_id=draft_id,
                   slug=entry.slug if entry else None, confidence=confidence, by_hand=entry is None)
         return draft_id
@@ -331,3 +292,27 @@ class Intake:
         self.db.execute("UPDATE drafts SET state = 'superseded', decided_at = ? WHERE request_id = ? "
                         "AND state = 'pending'", [now(), request_id])
         return previous
+
+
+class DraftingWorker:
+    """Drafts what intake stored, behind it, one message at a time in arrival order; after a
+    restart, whatever was stored and not drafted yet. ``wake()`` when a message is stored."""
+
+    def __init__(self, intake: Intake, idle_s: float = 30.0) -> None:
+        self.intake = intake
+        self.idle_s = idle_s
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Draft until ``stop`` is set; the message in hand is finished first."""
+        while not stop.is_set():
+            batch = self.intake.undrafted()
+            for message_id in batch:
+                await self.intake.draft_async(message_id)
+                if stop.is_set():
+                    return
+            if not batch:
+                await sleep_or_stop(stop, self.idle_s, wake=self._wake)

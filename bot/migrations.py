@@ -223,6 +223,20 @@ def m008_fingerprints_and_uids(db: sqlite_utils.Database) -> None:
     )
 
 
+def m009_drafting_behind_storing(db: sqlite_utils.Database) -> None:
+    """Drafting runs behind storing: when each message was drafted (NULL: not yet, so a restart
+    drafts it), what intake noted for staff meanwhile, and whether it was a bare thanks."""
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN drafted_at TEXT;
+        ALTER TABLE messages ADD COLUMN intake_notes TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE messages ADD COLUMN thanks INTEGER NOT NULL DEFAULT 0;
+        UPDATE messages SET drafted_at = stored_at;
+        CREATE INDEX messages_undrafted ON messages(id) WHERE drafted_at IS NULL;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
@@ -232,4 +246,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_message_sources", m006_message_sources),
     ("007_message_reply_to", m007_message_reply_to),
     ("008_fingerprints_and_uids", m008_fingerprints_and_uids),
+    ("009_drafting_behind_storing", m009_drafting_behind_storing),
 ]

@@ -21,9 +21,10 @@ from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
 from .health import storage
-from .intake import Intake, Taken
+from .intake import DraftingWorker, Intake, Taken
 from .knowledge import Entry
 from .matching import Matcher
+from .message import Incoming
 from .outbox import Outbox, Transport
 from .review import Review
 from .schedule import Scheduler
@@ -71,10 +72,16 @@ class Core:
         return cls(config, db, entries, matcher, drafter, Intake(db, entries, matcher, drafter), review, staff)
 
     def take_mail(self, raw: bytes) -> Taken:
-        """Parse and take one raw e-mail."""
-        incoming = parse_mail(raw, own_domain=self.config.network.message_id_domain,
-                              own_address=self.config.network.reply_from)
-        return self.intake.take(incoming)
+        """Parse, store and draft one raw e-mail now."""
+        return self.intake.take(self._parse(raw))
+
+    def store_mail(self, raw: bytes) -> Taken:
+        """Parse and store one raw e-mail; the drafting worker drafts it."""
+        return self.intake.store(self._parse(raw))
+
+    def _parse(self, raw: bytes) -> Incoming:
+        return parse_mail(raw, own_domain=self.config.network.message_id_domain,
+                          own_address=self.config.network.reply_from)
 
 
 class Service:
@@ -86,8 +93,10 @@ class Service:
         cfg = core.config
         transports: dict[str, Transport] = {}
         self.reader: ImapReader | None = None
+        self.drafting = DraftingWorker(core.intake)
+        core.intake.on_stored = lambda message_id: self.drafting.wake()
         if cfg.imap is not None:
-            self.reader = ImapReader(cfg.imap, core.db, core.take_mail)
+            self.reader = ImapReader(cfg.imap, core.db, core.store_mail)
         if cfg.smtp is not None:
             sent = SentFolder(cfg.imap) if cfg.imap is not None else None
             transports["email"] = MailTransport(cfg.smtp, cfg.network, filer=sent.append if sent else None,
@@ -115,7 +124,8 @@ class Service:
             except (NotImplementedError, RuntimeError):
                 pass
         tasks = [asyncio.create_task(self._supervised(lambda: self.outbox.run(self.stop)), name="outbox"),
-                 asyncio.create_task(self._supervised(lambda: self.scheduler.run(self.stop)), name="schedule")]
+                 asyncio.create_task(self._supervised(lambda: self.scheduler.run(self.stop)), name="schedule"),
+                 asyncio.create_task(self._supervised(lambda: self.drafting.run(self.stop)), name="drafting")]
         if self.reader is not None:
             reader = self.reader
             tasks.append(asyncio.create_task(self._supervised(lambda: reader.run(self.stop)), name="imap"))

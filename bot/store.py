@@ -142,12 +142,15 @@ def one(db: sqlite_utils.Database, sql: str, params: list[Any] | None = None) ->
 
 
 def insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
-    """Insert ``row`` into ``table`` and return the new row's id."""
-    target = db.table(table)
-    target.insert(row)
-    if target.last_pk is None:  # only for tables without a rowid, which Guichet does not have
+    """Insert ``row`` into ``table`` and return the new row's id.
+
+    Plain SQL rather than sqlite-utils' ``insert``, which looks the table up in sqlite_master
+    twice per row: on the path that stores every incoming message, that was a third of the time."""
+    columns = ", ".join(f'"{name}"' for name in row)
+    cursor = db.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(row))})', list(row.values()))
+    if cursor.lastrowid is None:  # only for tables without a rowid, which Guichet does not have
         raise RuntimeError(f"no id for the row inserted into {table}")
-    return int(target.last_pk)
+    return int(cursor.lastrowid)
 
 
 # Written in pieces: binding a whole 30 MB source in one call is what blob I/O avoids.

@@ -90,10 +90,11 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path: Path, dov
     for chat in range(chats):
         botapi.message(50_000 + chat, 50_000 + chat, f"bonjour, comment adhérer au réseau ? ({chat})")
 
-    # Phase 1: killed while taking in the backlog.
+    # Phase 1: killed while taking in the backlog: storing, and drafting behind it.
     at_kill = await kill_repeatedly(config.source, database, log, rng,
-                                    "SELECT count(*) FROM messages WHERE direction = 'in'", count)
-    assert len(at_kill) >= 2 and all(0 < n < count for n in at_kill), at_kill
+                                    "SELECT count(*) + count(drafted_at) FROM messages WHERE direction = 'in'",
+                                    2 * count)
+    assert len(at_kill) >= 2 and all(0 < n < 2 * count for n in at_kill), at_kill
     rows = query(database, "SELECT external_id FROM messages WHERE direction = 'in' AND channel = 'email'")
     assert sorted(r[0] for r in rows) == sorted(f"<k{i}@asso.example>" for i in range(mails))  # once each
     chats_stored = query(database, "SELECT sender FROM messages WHERE direction = 'in' AND channel = 'telegram'")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.intake import is_bare_thanks
 from bot.service import Core
+from bot.threads import is_bare_thanks
 from tests.conftest import ALICE, HOLDER, STAFF_CHAT, make_config, telegram_section, wait_for
 from tests.mails import mail
 from tests.servers.botapi import BotApiServer

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.service import Core
-from tests.conftest import make_config
+from bot.matching import Match
+from bot.service import Core, Service
+from tests.conftest import append, make_config, wait_for
 from tests.mails import mail
+from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
 from tests.test_send import STAFF, outbox_for
 
@@ -65,3 +69,40 @@ async def test_a_strangers_reply_to_someone_elses_thread_is_a_new_request(tmp_pa
 
     forget(core.db, "email", "marie@asso.example")  # the Reply-To kept for the thread is personal data too
     assert core.db.execute("SELECT count(*) FROM messages WHERE reply_to = 'bureau@asso.example'").fetchone()[0] == 0
+
+
+async def test_storing_does_not_wait_for_matching_and_a_restart_drafts_what_was_left(
+        tmp_path: Path, dovecot: Dovecot) -> None:
+    # The matcher held (as a slow embedding model would be): the mailbox is still taken in.
+    core = Core.build(make_config(tmp_path, dovecot))
+    gate = threading.Event()
+    match = core.matcher.match
+
+    def held(text: str, subject: str = "") -> Match:
+        gate.wait(20)
+        return match(text, subject)
+
+    core.matcher.match = held  # type: ignore[method-assign]
+    service = Service(core)
+    task = asyncio.create_task(service.run())
+    try:
+        await append(dovecot, *(mail(f"Question {i} sur le service civique", message_id=f"<h{i}@asso.example>")
+                                for i in range(5)))
+        await wait_for(lambda: core.db["imap_state"].count and core.db["imap_state"].get("INBOX")["last_uid"] == 5)
+        assert core.db.execute("SELECT count(*) FROM messages").fetchone()[0] == 5
+        assert core.db["drafts"].count == 0  # all stored while the first one is still being matched
+    finally:
+        service.stop.set()  # stopped with four messages stored and not drafted
+        gate.set()
+        await asyncio.wait_for(task, 15)
+    assert core.db["drafts"].count < 5
+    core.matcher.match = match  # type: ignore[method-assign]
+    service = Service(core)  # a restart drafts what was left
+    task = asyncio.create_task(service.run())
+    try:
+        await wait_for(lambda: core.db["drafts"].count == 5)
+    finally:
+        service.stop.set()
+        await asyncio.wait_for(task, 15)
+    assert core.db.execute("SELECT count(*) FROM messages WHERE drafted_at IS NULL").fetchone()[0] == 0
+    assert core.db.execute("SELECT count(DISTINCT message_id) FROM drafts").fetchone()[0] == 5

@@ -296,8 +296,11 @@ class ImapReader:
         return list(json.loads(last["detail"]).get("uids", [])) if last else []
 
     def _save_position(self, uidvalidity: int, last_uid: int) -> None:
-        self.db.table("imap_state").upsert({"mailbox": self.cfg.mailbox, "uidvalidity": uidvalidity,
-                                      "last_uid": last_uid, "updated_at": now()}, pk="mailbox")
+        # Plain SQL: sqlite-utils' upsert looks the table up first, on every message taken in.
+        self.db.execute("INSERT INTO imap_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+                        "last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+                        [self.cfg.mailbox, uidvalidity, last_uid, now()])
 
 
 def _uidvalidity(lines: list[bytes]) -> int:

@@ -161,7 +161,7 @@ class TelegramChannel:
             sender_name=user.full_name, text=message.text, new_text=message.text, reply_to=chat,
             raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(), refs=refs, conversation=chat,
             received_at=message.date.astimezone(dt.UTC))
-        taken = self.intake.take(incoming)
+        taken = self.intake.store(incoming)  # drafted behind, by the service's drafting worker
         if taken.duplicate or taken.thanks:  # a bare thanks is logged on its request: no promise of an answer
             return
         self.desk.wake()
