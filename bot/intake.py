@@ -137,7 +137,7 @@ class Intake:
         return one(self.db, "SELECT * FROM messages WHERE id = ? AND drafted_at IS NULL", [message_id])
 
     def _match(self, row: dict[str, Any]) -> tuple[Match | None, list[str]]:
-        if row["machine"] or row["thanks"]:
+        if row["machine"] or row["thanks"] or row["purged_at"]:  # erased (/oubli) before it was drafted
             return None, []
         try:
             return self.matcher.match(row["new_text"] or row["text"] or "", row["subject"] or ""), []
@@ -159,7 +159,7 @@ class Intake:
                            "LIMIT 1", [row["id"]])
         origin = f"imap {uid['mailbox']} uid {uid['uid']}" if uid else row["channel"]
         outcome = ("machine" if row["machine"] else "bare thanks" if row["thanks"] else
-                   f"draft {draft_id}" + ("" if match and match.slug else " (by hand)"))
+                   "erased" if match is None else f"draft {draft_id}" + ("" if match.slug else " (by hand)"))
         log.info("message %s taken in: %s, id #%s, request %s, %s", row["id"], origin, log_id(row["external_id"]),
                  row["request_id"], outcome)
         if draft_id is not None:

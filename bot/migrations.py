@@ -195,6 +195,14 @@ def m006_message_sources(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages DROP COLUMN raw")
 
 
+def _steps(db: sqlite_utils.Database, script: str) -> None:
+    # One statement at a time, not executescript: that commits first, so a crash halfway through
+    # would leave the migration half applied, and the next start would fail on it.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def m007_message_reply_to(db: sqlite_utils.Database) -> None:
     """Each message's Reply-To: whoever a requester names there takes part in the thread too."""
     db.execute("ALTER TABLE messages ADD COLUMN reply_to TEXT")
@@ -206,8 +214,7 @@ def m008_fingerprints_and_uids(db: sqlite_utils.Database) -> None:
 
     UIDs taken before this migration are not known: reconciliation checks those (below
     ``tracked_from``) by Message-ID, as before."""
-    db.executescript(
-        """
+    _steps(db, """
         ALTER TABLE messages ADD COLUMN fingerprint TEXT;
         CREATE TABLE imap_uids (
             mailbox TEXT NOT NULL,
@@ -219,22 +226,19 @@ def m008_fingerprints_and_uids(db: sqlite_utils.Database) -> None:
         CREATE INDEX imap_uids_message ON imap_uids(message_id);
         ALTER TABLE imap_state ADD COLUMN tracked_from INTEGER NOT NULL DEFAULT 1;
         UPDATE imap_state SET tracked_from = last_uid + 1;
-        """
-    )
+        """)
 
 
 def m009_drafting_behind_storing(db: sqlite_utils.Database) -> None:
     """Drafting runs behind storing: when each message was drafted (NULL: not yet, so a restart
     drafts it), what intake noted for staff meanwhile, and whether it was a bare thanks."""
-    db.executescript(
-        """
+    _steps(db, """
         ALTER TABLE messages ADD COLUMN drafted_at TEXT;
         ALTER TABLE messages ADD COLUMN intake_notes TEXT NOT NULL DEFAULT '[]';
         ALTER TABLE messages ADD COLUMN thanks INTEGER NOT NULL DEFAULT 0;
         UPDATE messages SET drafted_at = stored_at;
-        CREATE INDEX messages_undrafted ON messages(id) WHERE drafted_at IS NULL;
-        """
-    )
+        CREATE INDEX messages_undrafted ON messages(id) WHERE drafted_at IS NULL AND direction = 'in';
+        """)
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [

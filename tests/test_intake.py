@@ -106,3 +106,14 @@ async def test_storing_does_not_wait_for_matching_and_a_restart_drafts_what_was_
         await asyncio.wait_for(task, 15)
     assert core.db.execute("SELECT count(*) FROM messages WHERE drafted_at IS NULL").fetchone()[0] == 0
     assert core.db.execute("SELECT count(DISTINCT message_id) FROM drafts").fetchone()[0] == 5
+
+
+def test_a_message_erased_before_it_was_drafted_gets_no_draft(tmp_path: Path) -> None:
+    from bot.channels.mailparse import parse_mail
+    from bot.privacy import forget
+
+    core = Core.build(make_config(tmp_path))
+    stored = core.intake.store(parse_mail(mail("Comment adhérer ?", sender="Marie <marie@asso.example>")))
+    forget(core.db, "email", "marie@asso.example")  # /oubli, or the retention purge, before the worker got to it
+    assert core.intake.draft(stored.message_id) is None
+    assert core.db["drafts"].count == 0 and core.intake.undrafted() == []
