@@ -11,11 +11,15 @@ whatever was stored and not drafted yet. ``Intake.take`` does both at once (the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -30,6 +34,14 @@ from .threads import fingerprint, is_bare_thanks, request_for, stored_copy
 from .waiting import sleep_or_stop
 
 log = logging.getLogger("guichet.intake")
+
+# The matching thread's nice value: on a busy machine, storing (the loop's thread) goes first.
+MATCHING_NICENESS = 10
+
+
+def _matching_thread() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # Linux threads have their own nice value
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MATCHING_NICENESS)
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,8 @@ class Intake:
         self.on_stored: Callable[[int], None] = lambda message_id: None
         # Told the id of each new draft (the staff desks post it at once instead of at their next poll).
         self.on_draft: Callable[[int], None] = lambda draft_id: None
+        # One thread: a model is loaded once, and two matching at once only slow each other down.
+        self._matching: ThreadPoolExecutor | None = None
 
     def today(self) -> dt.date:
         return self._today or dt.date.today()
@@ -125,12 +139,14 @@ class Intake:
         return self._finish(row, match, notes)
 
     async def draft_async(self, message_id: int) -> int | None:
-        """``draft``, with the matching in a worker thread; the short write stays on the loop's thread
-        (the connection belongs to it)."""
+        """``draft``, with the matching in a thread of lower priority; the short write stays on the
+        loop's thread (the connection belongs to it)."""
         row = self._to_draft(message_id)
         if row is None:
             return None
-        match, notes = await asyncio.to_thread(self._match, row)
+        if self._matching is None:
+            self._matching = ThreadPoolExecutor(1, "guichet-matching", initializer=_matching_thread)
+        match, notes = await asyncio.get_running_loop().run_in_executor(self._matching, self._match, row)
         return self._finish(row, match, notes)
 
     def _to_draft(self, message_id: int) -> dict[str, Any] | None:
@@ -148,10 +164,11 @@ class Intake:
     def _finish(self, row: dict[str, Any], match: Match | None, notes: list[str]) -> int | None:
         draft_id = None
         with self.db.atomic():
-            # Compare-and-set: drafted once, whoever gets there first (the worker, or ``take``).
+            # Compare-and-set: drafted once, whoever gets there first (the worker, or ``take``); and no
+            # draft for a message erased while it was being matched (the next round marks it).
             if not self.db.execute("UPDATE messages SET drafted_at = ?, language = ? WHERE id = ? "
-                                   "AND drafted_at IS NULL",
-                                   [now(), match.language if match else None, row["id"]]).rowcount:
+                                   "AND drafted_at IS NULL AND (? OR purged_at IS NULL)",
+                                   [now(), match.language if match else None, row["id"], match is None]).rowcount:
                 return None
             if match is not None:
                 draft_id = self._draft(row, match, notes)
@@ -213,6 +230,7 @@ class Intake:
             "machine": incoming.machine,
             "problems": json.dumps(incoming.problems),
             "thanks": int(thanks),
+            "unanswerable": incoming.unanswerable or None,
             "received_at": incoming.received_at.isoformat(),
             "stored_at": stamp,
         })
@@ -234,12 +252,14 @@ class Intake:
             + notes
         follow_up = one(self.db, "SELECT 1 FROM messages WHERE request_id = ? AND direction = 'in' AND id < ?",
                         [request_id, message_id]) is not None
-        entry = self.entries.get(match.slug) if match.slug else None
+        entry = self.entries.get(match.slug) if match.slug and not row["unanswerable"] else None
         candidates = [asdict(c) for c in match.candidates]
         earlier = self._unanswered(request_id, message_id) if follow_up else []
         previous = self._supersede(request_id) if follow_up else None
         kept = None  # the earlier draft's text, kept when nothing fits the new message
-        if previous is not None:
+        if row["unanswerable"]:
+            notes.append("pas de brouillon : l'adresse de réponse n'est pas sûre, répondre à la main")
+        elif previous is not None:
             notes.append(f"relance : {len(earlier)} message(s) précédent(s) sans réponse, repris ci-dessous ; "
                          "le brouillon précédent a été remplacé")
             if previous["slug"] and previous["slug"] != match.slug:
@@ -254,7 +274,8 @@ class Intake:
                         candidates.append({"slug": previous["slug"], "confidence": previous["confidence"]})
         text = kept["text"] if kept else None
         if entry is None:
-            notes.append("à traiter à la main : aucune fiche ne correspond")
+            if not row["unanswerable"]:
+                notes.append("à traiter à la main : aucune fiche ne correspond")
         elif kept is None:
             if entry.expired(self.today()):
                 notes.append(f"fiche « {entry.slug} » expirée le {entry.valid_until} : le brouillon dit que "

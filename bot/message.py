@@ -41,6 +41,8 @@ class Incoming:
     problems: list[str] = field(default_factory=list)
     # A channel's running conversation (a Telegram chat): recent messages in it join one request.
     conversation: str = ""
+    # Why no reply may be drafted (a sender or Reply-To address that does not parse cleanly), or "".
+    unanswerable: str = ""
 
 
 def header_id(external_id: str) -> str:

@@ -231,11 +231,13 @@ def m008_fingerprints_and_uids(db: sqlite_utils.Database) -> None:
 
 def m009_drafting_behind_storing(db: sqlite_utils.Database) -> None:
     """Drafting runs behind storing: when each message was drafted (NULL: not yet, so a restart
-    drafts it), what intake noted for staff meanwhile, and whether it was a bare thanks."""
+    drafts it), what intake noted for staff meanwhile, whether it was a bare thanks, and why no
+    reply may be drafted for it (an address that does not parse cleanly)."""
     _steps(db, """
         ALTER TABLE messages ADD COLUMN drafted_at TEXT;
         ALTER TABLE messages ADD COLUMN intake_notes TEXT NOT NULL DEFAULT '[]';
         ALTER TABLE messages ADD COLUMN thanks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN unanswerable TEXT;
         UPDATE messages SET drafted_at = stored_at;
         CREATE INDEX messages_undrafted ON messages(id) WHERE drafted_at IS NULL AND direction = 'in';
         """)

@@ -117,3 +117,15 @@ def test_a_message_erased_before_it_was_drafted_gets_no_draft(tmp_path: Path) ->
     forget(core.db, "email", "marie@asso.example")  # /oubli, or the retention purge, before the worker got to it
     assert core.intake.draft(stored.message_id) is None
     assert core.db["drafts"].count == 0 and core.intake.undrafted() == []
+
+
+def test_no_draft_for_an_address_that_does_not_parse_cleanly(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bot.channels.mailparse import parse_mail
+
+    core = Core.build(make_config(tmp_path))
+    incoming = replace(parse_mail(mail("Comment adhérer au réseau ?")), unanswerable="From: two addresses")
+    draft = core.review.get(core.intake.take(incoming).draft_id or 0)  # the mail parser's verdict survives storing
+    assert draft.text is None and draft.slug is None
+    assert "pas de brouillon : l'adresse de réponse n'est pas sûre, répondre à la main" in draft.notes
