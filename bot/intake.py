@@ -138,16 +138,17 @@ class Intake:
         match, notes = self._match(row)
         return self._finish(row, match, notes)
 
-    async def draft_async(self, message_id: int) -> int | None:
-        """``draft``, with the matching in a thread of lower priority; the short write stays on the
-        loop's thread (the connection belongs to it)."""
-        row = self._to_draft(message_id)
-        if row is None:
-            return None
+    async def draft_async(self, *message_ids: int) -> list[int | None]:
+        """``draft`` for a few messages, their matching in a thread of lower priority (one trip for
+        them all); the short writes stay on the loop's thread (the connection belongs to it)."""
+        rows = [row for row in map(self._to_draft, message_ids) if row is not None]
+        if not rows:
+            return []
         if self._matching is None:
             self._matching = ThreadPoolExecutor(1, "guichet-matching", initializer=_matching_thread)
-        match, notes = await asyncio.get_running_loop().run_in_executor(self._matching, self._match, row)
-        return self._finish(row, match, notes)
+        matched = await asyncio.get_running_loop().run_in_executor(
+            self._matching, lambda: [self._match(row) for row in rows])
+        return [self._finish(row, match, notes) for row, (match, notes) in zip(rows, matched, strict=True)]
 
     def _to_draft(self, message_id: int) -> dict[str, Any] | None:
         return one(self.db, "SELECT * FROM messages WHERE id = ? AND drafted_at IS NULL", [message_id])
@@ -319,21 +320,22 @@ class DraftingWorker:
     """Drafts what intake stored, behind it, one message at a time in arrival order; after a
     restart, whatever was stored and not drafted yet. ``wake()`` when a message is stored."""
 
-    def __init__(self, intake: Intake, idle_s: float = 30.0) -> None:
+    def __init__(self, intake: Intake, idle_s: float = 30.0, batch: int = 10) -> None:
         self.intake = intake
         self.idle_s = idle_s
+        self.batch = batch
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Draft until ``stop`` is set; the message in hand is finished first."""
+        """Draft until ``stop`` is set; the messages in hand (a few at most) are finished first."""
         while not stop.is_set():
-            batch = self.intake.undrafted()
-            for message_id in batch:
-                await self.intake.draft_async(message_id)
+            waiting = self.intake.undrafted()
+            for start in range(0, len(waiting), self.batch):
+                await self.intake.draft_async(*waiting[start:start + self.batch])
                 if stop.is_set():
                     return
-            if not batch:
+            if not waiting:
                 await sleep_or_stop(stop, self.idle_s, wake=self._wake)
