@@ -68,6 +68,7 @@ class OutboxItem:
     in_reply_to: str
     references: list[str]
     attempts: int
+    draft_id: int = 0
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> OutboxItem:
@@ -75,7 +76,7 @@ class OutboxItem:
         return cls(id=row["id"], request_id=row["request_id"], channel=row["channel"], recipient=row["recipient"],
                    subject=row["subject"] or "", body=row["body"], out_message_id=row["out_message_id"],
                    in_reply_to=headers.get("in_reply_to", ""), references=headers.get("references", []),
-                   attempts=row["attempts"])
+                   attempts=row["attempts"], draft_id=row["draft_id"])
 
 
 class Transport(Protocol):
@@ -216,7 +217,9 @@ class Outbox:
     def _note_error(self, item: OutboxItem, kind: str, message: str) -> None:
         # One warning while the same fault lasts (a server down with ten replies queued, retried
         # every few minutes, is one fault), not one per item and retry.
-        self.health[item.channel].fault(kind, f"outbox {item.id} ({item.channel} to {item.recipient}): {message}")
+        # Ids only: the logs name no one (the recipient is one `guichet outbox list` away).
+        self.health[item.channel].fault(kind, f"outbox {item.id} ({item.channel}, request {item.request_id}): "
+                                              f"{message}")
 
     def _mark_sent(self, item: OutboxItem, *, filed: bool, how: str, sent_id: str | None = None) -> None:
         stamp = now()
@@ -236,6 +239,8 @@ class Outbox:
                     "received_at": stamp, "stored_at": stamp,
                 })
             log_event(self.db, "outbox.sent", request_id=item.request_id, outbox_id=item.id, how=how)
+        log.info("reply sent: outbox %s, %s, request %s, draft %s%s", item.id, item.channel, item.request_id,
+                 item.draft_id, " (proved by its copy in Sent)" if how == "reconciled" else "")
         self.health[item.channel].ok()
 
 

@@ -136,10 +136,11 @@ async def test_smtp_refuses_then_drops_then_accepts(tmp_path: Path, smtp: SmtpSe
     assert await outbox.flush() == 0
     assert len(smtp.received) == 1
     assert core.db["outbox"].get(outbox_id)["attempts"] == 6
-    # Two faults (451, then unreachable four times), each said once, then the recovery once.
+    # Two faults (451, then unreachable four times), each said once, then the reply and the recovery once.
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "guichet.outbox"]
-    assert [level for level, _ in said] == ["WARNING", "WARNING", "INFO"], said
-    assert "451" in said[0][1] and "unreachable" in said[1][1] and "working again" in said[2][1]
+    assert [level for level, _ in said] == ["WARNING", "WARNING", "INFO", "INFO"], said
+    assert "451" in said[0][1] and "unreachable" in said[1][1] and "working again" in said[3][1]
+    assert said[2][1] == "reply sent: outbox 1, email, request 1, draft 1"
     assert core.db["health"].get("outbox email")["ok"] == 1
 
 

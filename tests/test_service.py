@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
@@ -78,3 +79,36 @@ def test_a_second_run_on_the_same_database_refuses_to_start(tmp_path: Path, secr
             first.stderr.close()
     status = CliRunner().invoke(cli, ["--config", config.source, "status", "--json"])
     assert '"service": {"running": false, "pid": null' in status.output
+
+
+async def test_one_info_line_per_message_and_per_reply_naming_no_one(tmp_path: Path, dovecot: Dovecot,
+                                                                     smtp: SmtpServer,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from bot.intake import log_id
+
+    caplog.set_level(logging.INFO, logger="guichet")
+    service = Service(Core.build(make_config(tmp_path, dovecot, smtp)))
+    task = asyncio.create_task(service.run())
+    try:
+        await append(dovecot, mail("Bonjour, comment adhérer au réseau ?", subject="Adhésion Durand",
+                                   sender="Marie Durand <marie@asso.example>", message_id="<log1@asso.example>"),
+                     mail(headers={"Auto-Submitted": "auto-replied"}, subject="Absent",
+                          message_id="<log2@asso.example>"))
+        await wait_for(lambda: service.core.review.pending())
+        service.core.review.approve(service.core.review.pending()[0].id, "terminal:alice")
+        await wait_for(lambda: len(smtp.received) == 1)
+        await wait_for(lambda: any("reply sent" in r.getMessage() for r in caplog.records))
+    finally:
+        service.stop.set()
+        await asyncio.wait_for(task, 15)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("guichet") and r.levelno == logging.INFO]
+    taken = [line for line in lines if " taken in: " in line]
+    assert taken == [f"message 1 taken in: imap INBOX uid 1, id #{log_id('<log1@asso.example>')}, request 1, draft 1",
+                     f"message 2 taken in: imap INBOX uid 2, id #{log_id('<log2@asso.example>')}, request 2, machine"]
+    assert [line for line in lines if line.startswith("reply sent")] == [
+        "reply sent: outbox 1, email, request 1, draft 1"]
+    everything = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("guichet"))
+    for personal in ("marie", "Durand", "asso.example", "adhérer"):
+        assert personal not in everything
