@@ -141,6 +141,7 @@ async def test_smtp_refuses_then_drops_then_accepts(tmp_path: Path, smtp: SmtpSe
     assert [level for level, _ in said] == ["WARNING", "WARNING", "INFO", "INFO"], said
     assert "451" in said[0][1] and "unreachable" in said[1][1] and "working again" in said[3][1]
     assert said[2][1] == "reply sent: outbox 1, email, request 1, draft 1"
+    assert not any("asso.example" in message for _, message in said)  # the logs name no one
     assert core.db["health"].get("outbox email")["ok"] == 1
 
 
