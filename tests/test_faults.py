@@ -285,7 +285,7 @@ async def test_a_database_that_cannot_be_written_is_waited_for(tmp_path: Path, d
         await append(dovecot, *(mail(f"Question {i} " + "sur le service civique. " * 800,
                                      message_id=f"<while{i}@asso.example>") for i in range(3)))
         await wait_for(lambda: [r for r in caplog.records if r.name == "guichet.storage"])
-        await asyncio.sleep(3)  # a few rounds of waiting and retrying
+        await asyncio.sleep(1.5)  # a round of waiting and retrying
         assert not task.done()
         assert ids(core) == ["<before@asso.example>"]
         assert core.db["imap_state"].get("INBOX")["last_uid"] == 1  # the IMAP position stays where it was

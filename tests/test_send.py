@@ -259,14 +259,14 @@ async def test_smtp_answering_data_after_the_timeout_is_never_sent_twice(tmp_pat
                                                                          smtp: SmtpServer) -> None:
     core = Core.build(make_config(tmp_path, dovecot, smtp))
     outbox_id = approve_one(core)
-    smtp.handler.slow_data = 2.0  # the server takes the mail, then answers DATA after our 1 s timeout
+    smtp.handler.slow_data = 1.5  # the server takes the mail, then answers DATA after our 1 s timeout
     clock = Clock()
     outbox = outbox_for(core, clock, timeout=1.0)
     assert await outbox.flush() == 0
     clock.advance(3600)
     assert await outbox.flush() == 0  # no blind retry
     await wait_for(lambda: len(smtp.received) >= 1)
-    await asyncio.sleep(2.5)  # any second copy would have arrived by now
+    await asyncio.sleep(1.0)  # any second copy would have arrived by now
     assert len(smtp.received) == 1
     row = core.db["outbox"].get(outbox_id)
     assert row["state"] == "uncertain" and row["attempts"] == 1  # for staff: guichet outbox list / retry
@@ -285,10 +285,10 @@ async def test_a_late_data_answer_is_proved_sent_by_the_providers_copy_in_sent(t
 
     core = Core.build(make_config(tmp_path, dovecot, smtp))
     outbox_id = approve_one(core)
-    smtp.handler.slow_data, smtp.handler.on_accept = 2.0, file_in_sent
+    smtp.handler.slow_data, smtp.handler.on_accept = 1.5, file_in_sent
     outbox = outbox_for(core, timeout=1.0)
     assert await outbox.flush() == 1  # proved by the copy, after the timeout
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(1.0)
     assert await outbox.flush() == 0
     row = core.db["outbox"].get(outbox_id)
     assert row["state"] == "sent" and row["filed"] == 1
