@@ -26,7 +26,7 @@ async def test_mail_round_trip_through_the_terminal_desk(tmp_path: Path, dovecot
                                    subject="Service civique", message_id="<sc@asso.example>"),
                      mail(headers={"Auto-Submitted": "auto-replied"}, subject="Absent"))
         db = service.core.db
-        await wait_for(lambda: db["messages"].count == 2)
+        await wait_for(lambda: db["messages"].count == 2 and db["drafts"].count == 1)  # drafted behind storing
         runner = CliRunner()
         listed = runner.invoke(cli, ["--config", config.source, "drafts", "list"])
         assert listed.exit_code == 0, listed.output
