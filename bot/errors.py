@@ -65,3 +65,20 @@ class PermanentSendError(GuichetError):
 
 class EmbedderUnavailable(GuichetError):
     """The configured sentence embedder cannot run here; the matcher falls back to lexical evidence."""
+
+
+class NotQueued(GuichetError):
+    """An outbox item was no longer queued when a worker went to send it (another worker had it)."""
+
+
+class AlreadyRunning(GuichetError):
+    """Another ``guichet run`` holds the database's instance lock."""
+
+
+class StorageError(GuichetError):
+    """The database cannot be written (disk full, read-only file or folder, lock file refused)."""
+
+
+class UncertainSendError(GuichetError):
+    """Sending broke off after the point of no return (no answer to SMTP DATA): the reply may or
+    may not have been delivered. Never retried blindly: proved sent, or left ``uncertain`` for staff."""

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 import sqlite_utils
 
-from .store import now, one
+from .store import cannot_write, now, one
 
 # A success is written at most this often (errors and recoveries always): no write per IDLE round.
 OK_EVERY_S = 30.0
+
+
+class StorageWatch:
+    """The database as a whole: disk full or read-only is one fault for every part, said once
+    (``fault``), and its end said once (``ok``)."""
+
+    def __init__(self) -> None:
+        self.log = logging.getLogger("guichet.storage")
+        self.fault_kind: str | None = None
+
+    def fault(self, reason: str) -> None:
+        kind = reason.split(" (")[0]
+        if kind != self.fault_kind:
+            self.log.error("storage: the database cannot be written: %s; waiting and retrying "
+                           "(the IMAP position is kept)", reason)
+        self.fault_kind = kind
+
+    def ok(self) -> None:
+        if self.fault_kind is not None:
+            self.log.info("storage: the database can be written again")
+            self.fault_kind = None
+
+
+# One per process, as the database is: every part reports to it.
+storage = StorageWatch()
 
 
 class Health:
@@ -43,18 +69,28 @@ class Health:
         if self._ok is True and time.monotonic() - self._written < OK_EVERY_S:
             return
         stamp = now()
-        self.db.execute("INSERT INTO health (component, ok, last_ok, updated_at) VALUES (?, 1, ?, ?) "
-                        "ON CONFLICT(component) DO UPDATE SET ok = 1, last_ok = excluded.last_ok, "
-                        "updated_at = excluded.updated_at", [self.component, stamp, stamp])
+        self._write("INSERT INTO health (component, ok, last_ok, updated_at) VALUES (?, 1, ?, ?) "
+                    "ON CONFLICT(component) DO UPDATE SET ok = 1, last_ok = excluded.last_ok, "
+                    "updated_at = excluded.updated_at", [self.component, stamp, stamp])
         self._ok, self._written = True, time.monotonic()
 
     def error(self, message: str) -> None:
         stamp = now()
-        self.db.execute("INSERT INTO health (component, ok, last_error, last_error_at, updated_at) "
-                        "VALUES (?, 0, ?, ?, ?) ON CONFLICT(component) DO UPDATE SET ok = 0, "
-                        "last_error = excluded.last_error, last_error_at = excluded.last_error_at, "
-                        "updated_at = excluded.updated_at", [self.component, message[:500], stamp, stamp])
+        self._write("INSERT INTO health (component, ok, last_error, last_error_at, updated_at) "
+                    "VALUES (?, 0, ?, ?, ?) ON CONFLICT(component) DO UPDATE SET ok = 0, "
+                    "last_error = excluded.last_error, last_error_at = excluded.last_error_at, "
+                    "updated_at = excluded.updated_at", [self.component, message[:500], stamp, stamp])
         self._ok, self._written = False, time.monotonic()
+
+    def _write(self, sql: str, params: list[object]) -> None:
+        # A status row that cannot be written (disk full) must not stop the part that reports.
+        try:
+            self.db.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            reason = cannot_write(exc)
+            if reason is None:
+                raise
+            storage.fault(reason)
 
 
 def status(db: sqlite_utils.Database) -> dict[str, object]:

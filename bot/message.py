@@ -43,3 +43,10 @@ class Incoming:
     conversation: str = ""
     # Why no reply may be drafted (a sender or Reply-To address that does not parse cleanly), or "".
     unanswerable: str = ""
+
+
+def header_id(external_id: str) -> str:
+    """The Message-ID a stored mail really had: intake stores a second, different mail with the
+    same Message-ID under ``<id>#<fingerprint>`` (nothing can follow the ``>`` of a real one)."""
+    end = external_id.rfind(">")
+    return external_id[:end + 1] if end >= 0 else external_id

@@ -195,6 +195,54 @@ def m006_message_sources(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages DROP COLUMN raw")
 
 
+def _steps(db: sqlite_utils.Database, script: str) -> None:
+    # One statement at a time, not executescript: that commits first, so a crash halfway through
+    # would leave the migration half applied, and the next start would fail on it.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def m007_message_reply_to(db: sqlite_utils.Database) -> None:
+    """Each message's Reply-To: whoever a requester names there takes part in the thread too."""
+    db.execute("ALTER TABLE messages ADD COLUMN reply_to TEXT")
+
+
+def m008_fingerprints_and_uids(db: sqlite_utils.Database) -> None:
+    """A content fingerprint per mail (one Message-ID on two different mails keeps both), and
+    which message each IMAP UID became, so reconciliation finds any UID with no stored row.
+
+    UIDs taken before this migration are not known: reconciliation checks those (below
+    ``tracked_from``) by Message-ID, as before."""
+    _steps(db, """
+        ALTER TABLE messages ADD COLUMN fingerprint TEXT;
+        CREATE TABLE imap_uids (
+            mailbox TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            PRIMARY KEY (mailbox, uidvalidity, uid)
+        );
+        CREATE INDEX imap_uids_message ON imap_uids(message_id);
+        ALTER TABLE imap_state ADD COLUMN tracked_from INTEGER NOT NULL DEFAULT 1;
+        UPDATE imap_state SET tracked_from = last_uid + 1;
+        """)
+
+
+def m009_drafting_behind_storing(db: sqlite_utils.Database) -> None:
+    """Drafting runs behind storing: when each message was drafted (NULL: not yet, so a restart
+    drafts it), what intake noted for staff meanwhile, whether it was a bare thanks, and why no
+    reply may be drafted for it (an address that does not parse cleanly)."""
+    _steps(db, """
+        ALTER TABLE messages ADD COLUMN drafted_at TEXT;
+        ALTER TABLE messages ADD COLUMN intake_notes TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE messages ADD COLUMN thanks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN unanswerable TEXT;
+        UPDATE messages SET drafted_at = stored_at;
+        CREATE INDEX messages_undrafted ON messages(id) WHERE drafted_at IS NULL AND direction = 'in';
+        """)
+
+
 def m010_telegram_posts(db: sqlite_utils.Database) -> None:
     """Everything the Telegram bot posts outside the outbox (staff cards, prompts, warnings,
     acknowledgements), recorded before it is sent: ``desk_posts`` grows into ``telegram_posts``."""
@@ -381,6 +429,9 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_health", m004_health),
     ("005_staff_notices", m005_staff_notices),
     ("006_message_sources", m006_message_sources),
+    ("007_message_reply_to", m007_message_reply_to),
+    ("008_fingerprints_and_uids", m008_fingerprints_and_uids),
+    ("009_drafting_behind_storing", m009_drafting_behind_storing),
     ("010_telegram_posts", m010_telegram_posts),
     ("011_telegram_interrupted", m011_telegram_interrupted),
     ("013_learned_examples", m013_learned_examples),

@@ -1,9 +1,9 @@
 """Warn: the events a person must hear about without asking, worded for the staff desk.
 
-A message in the mailbox that Guichet never took in, a reply interrupted while it was being
-sent, a reply the server refused for good, a card Telegram refused to show: each is logged (the
-first three are also shown by ``guichet status`` or ``guichet outbox list``), and a desk (the
-Telegram staff chat) posts it once, so staff need not think of looking.
+A message in the mailbox that Guichet never took in, two different mails with one Message-ID
+(both kept), a reply interrupted while it was being sent, a reply the server refused for good, a
+card Telegram refused to show: each is logged (and shown by ``guichet status`` or ``guichet outbox
+list``), and a desk (the Telegram staff chat) posts it once, so staff need not think of looking.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import sqlite_utils
 
 from .store import now
 
-KINDS = ("imap.reconcile_mismatch", "outbox.uncertain", "outbox.failed", "telegram.refused")
+KINDS = ("imap.reconcile_mismatch", "outbox.uncertain", "outbox.failed", "telegram.refused",
+         "message.id_collision")
 # A desk configured later does not replay old history, only what is still fresh.
 RECENT = dt.timedelta(days=2)
 
@@ -49,6 +50,9 @@ def render(kind: str, detail: dict[str, Any]) -> str:
                     f"({detail.get('error', '')}). Il attend toujours une décision : « guichet drafts show {draft} ».")
         return f"⚠️ Telegram a refusé un message du guichet ({detail.get('post')}, brouillon {draft}) : " \
                f"{detail.get('error', '')}."
+    if kind == "message.id_collision":
+        return ("⚠️ Deux messages différents portent le même Message-ID : le second est enregistré à part, comme "
+                f"une nouvelle demande (le premier est dans la demande n°{detail.get('other_request', '?')}).")
     return f"⚠️ {kind}"
 
 

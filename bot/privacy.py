@@ -14,7 +14,7 @@ import sqlite_utils
 from .store import log_event, now
 
 _PERSONAL_MESSAGE = ("sender = NULL, sender_name = NULL, subject = NULL, text = NULL, new_text = NULL, "
-                     "refs = '[]', attachments = '[]', purged_at = ?")
+                     "refs = '[]', attachments = '[]', purged_at = ?, reply_to = NULL")
 
 
 def _ids(db: sqlite_utils.Database, where: str, params: list[object]) -> list[int]:

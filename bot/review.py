@@ -20,6 +20,7 @@ import sqlite_utils
 from .draft import Drafter, reply_references, reply_subject
 from .errors import AlreadyDecided, NotFound, NotStaff, ReviewError
 from .knowledge import Entry
+from .message import header_id
 from .store import insert, log_event, now, one
 
 
@@ -46,6 +47,9 @@ class DraftView:
     decided_by: str | None
     decided_at: str | None
     appointment: bool
+    # Where the approved reply goes, and who wrote the message it answers: staff check both.
+    recipient: str = ""
+    sender: str = ""
 
     @property
     def by_hand(self) -> bool:
@@ -67,7 +71,7 @@ class Label:
 
 _VIEW_SQL = """
 SELECT d.*, r.channel, r.requester, r.requester_name, r.subject AS request_subject, r.appointment,
-       m.new_text, m.text AS full_text
+       m.new_text, m.text AS full_text, r.reply_to, m.sender AS message_sender
 FROM drafts d JOIN requests r ON r.id = d.request_id JOIN messages m ON m.id = d.message_id
 """
 
@@ -81,7 +85,13 @@ def _view(row: dict[str, Any]) -> DraftView:
         others=json.loads(row["others"]), notes=json.loads(row["notes"]), text=row["text"],
         edited=bool(row["edited"]), created_at=row["created_at"], decided_by=row["decided_by"],
         decided_at=row["decided_at"], appointment=bool(row["appointment"]),
+        recipient=recipient(row), sender=row["message_sender"] or "",
     )
+
+
+def recipient(request: dict[str, Any]) -> str:
+    """The address (or chat) a reply to the request goes to: its Reply-To, else its requester."""
+    return str(request["reply_to"] or request["requester"] or "")
 
 
 class Review:
@@ -147,15 +157,16 @@ class Review:
         message = one(self.db, "SELECT external_id, refs FROM messages WHERE id = "
                                "(SELECT message_id FROM drafts WHERE id = ?)", [draft_id])
         assert request is not None and message is not None
-        refs = reply_references(json.loads(message["refs"]), message["external_id"])
+        in_reply_to = header_id(message["external_id"])
+        refs = reply_references(json.loads(message["refs"]), in_reply_to)
         return insert(self.db, "outbox", {
             "draft_id": draft_id,
             "request_id": request_id,
             "channel": request["channel"],
-            "recipient": request["reply_to"] or request["requester"],
+            "recipient": recipient(request),
             "subject": reply_subject(request["subject"] or ""),
             "body": text,
-            "headers": json.dumps({"in_reply_to": message["external_id"], "references": refs}),
+            "headers": json.dumps({"in_reply_to": in_reply_to, "references": refs}),
             "out_message_id": make_msgid(domain=self.domain),
             "state": "queued",
             "next_attempt_at": now(),

@@ -6,6 +6,8 @@ import asyncio
 import getpass
 import logging
 import signal
+import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -18,18 +20,23 @@ from .channels.telegram import TelegramChannel, TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
-from .health import Health
-from .intake import Intake, Taken
+from .health import Health, storage
+from .intake import DraftingWorker, Intake, Taken
 from .knowledge import Entry
 from .matching import Matcher, cache_dir
 from .matching.learning import Learning
+from .message import Incoming
 from .outbox import Outbox, Transport
 from .review import Review
 from .schedule import Scheduler
 from .staff import is_staff_actor
-from .store import open_db
+from .store import cannot_write, open_db, write_fault
+from .waiting import sleep_or_stop
 
 log = logging.getLogger("guichet")
+
+# Waiting for a database that cannot be written (disk full): 1 s, 2 s, 4 s … then every minute.
+STORAGE_WAIT_MAX_S = 60.0
 
 
 def terminal_actor() -> str:
@@ -96,10 +103,16 @@ class Core:
         return changed
 
     def take_mail(self, raw: bytes) -> Taken:
-        """Parse and take one raw e-mail."""
-        incoming = parse_mail(raw, own_domain=self.config.network.message_id_domain,
-                              own_address=self.config.network.reply_from)
-        return self.intake.take(incoming)
+        """Parse, store and draft one raw e-mail now."""
+        return self.intake.take(self._parse(raw))
+
+    def store_mail(self, raw: bytes) -> Taken:
+        """Parse and store one raw e-mail; the drafting worker drafts it."""
+        return self.intake.store(self._parse(raw))
+
+    def _parse(self, raw: bytes) -> Incoming:
+        return parse_mail(raw, own_domain=self.config.network.message_id_domain,
+                          own_address=self.config.network.reply_from)
 
 
 class Service:
@@ -111,8 +124,10 @@ class Service:
         cfg = core.config
         transports: dict[str, Transport] = {}
         self.reader: ImapReader | None = None
+        self.drafting = DraftingWorker(core.intake)
+        core.intake.on_stored = lambda message_id: self.drafting.wake()
         if cfg.imap is not None:
-            self.reader = ImapReader(cfg.imap, core.db, core.take_mail)
+            self.reader = ImapReader(cfg.imap, core.db, core.store_mail)
         if cfg.smtp is not None:
             sent = SentFolder(cfg.imap) if cfg.imap is not None else None
             transports["email"] = MailTransport(cfg.smtp, cfg.network, filer=sent.append if sent else None,
@@ -150,12 +165,15 @@ class Service:
                 loop.add_signal_handler(sig, self.stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
-        tasks = [asyncio.create_task(self.outbox.run(self.stop), name="outbox"),
-                 asyncio.create_task(self.scheduler.run(self.stop), name="schedule")]
-        if self.core.learning is not None:
-            tasks.append(asyncio.create_task(self.core.learning.run(self.stop), name="learning"))
+        tasks = [asyncio.create_task(self._supervised(lambda: self.outbox.run(self.stop)), name="outbox"),
+                 asyncio.create_task(self._supervised(lambda: self.scheduler.run(self.stop)), name="schedule"),
+                 asyncio.create_task(self._supervised(lambda: self.drafting.run(self.stop)), name="drafting")]
+        learning = self.core.learning
+        if learning is not None:
+            tasks.append(asyncio.create_task(self._supervised(lambda: learning.run(self.stop)), name="learning"))
         if self.reader is not None:
-            tasks.append(asyncio.create_task(self.reader.run(self.stop), name="imap"))
+            reader = self.reader
+            tasks.append(asyncio.create_task(self._supervised(lambda: reader.run(self.stop)), name="imap"))
         else:
             log.info("no [imap] section: the mailbox is not read")
         if self.telegram is not None:
@@ -173,3 +191,25 @@ class Service:
             self.stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             log.info("guichet stopped")
+
+    async def _supervised(self, part: Callable[[], Awaitable[None]]) -> None:
+        """Run one part; when the database cannot be written (disk full, read-only), wait until it
+        can and start the part again. Each part writes in transactions, so what it was doing is
+        rolled back (the IMAP position with it) and done again."""
+        while True:
+            try:
+                await part()
+                return
+            except sqlite3.OperationalError as exc:
+                reason = cannot_write(exc)
+                if reason is None:
+                    raise
+                storage.fault(reason)
+            delay = 1.0
+            while reason is not None:
+                await sleep_or_stop(self.stop, delay)
+                if self.stop.is_set():
+                    return
+                delay = min(delay * 2, STORAGE_WAIT_MAX_S)
+                reason = write_fault(self.core.db)
+            storage.ok()

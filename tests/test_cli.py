@@ -140,7 +140,8 @@ def test_run_with_no_channel_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("GUICHET_CONFIG", raising=False)
     result = CliRunner().invoke(cli, ["run"])
     assert result.exit_code == 2
-    assert "nothing to run: no mailbox ([imap]) and no Telegram bot ([telegram]) are configured" in result.output
+    assert ("nothing to run: no mailbox ([imap]), no Telegram bot ([telegram]) and no web desk ([web]) are "
+            "configured") in result.output
     example = result.output.split("cp ", 1)[1].split()[0]
     assert Path(example).name == "guichet.example.toml" and Path(example).is_file()
     assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,8 @@
 """SIGKILL at random points: the service as a real subprocess, Dovecot and aiosmtpd for real.
 
+The SMTP server also answers a few DATA commands after the client's timeout (having taken the
+mail): those replies must not be sent again either.
+
 Nothing may be stored twice or lost, and no reply may be sent twice. A reply interrupted in the
 middle of SMTP DATA is either proven sent (its copy is in the Sent folder) or marked
 ``uncertain`` for staff: at most once, never silently lost.
@@ -87,10 +90,11 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path: Path, dov
     for chat in range(chats):
         botapi.message(50_000 + chat, 50_000 + chat, f"bonjour, comment adhérer au réseau ? ({chat})")
 
-    # Phase 1: killed while taking in the backlog.
+    # Phase 1: killed while taking in the backlog: storing, and drafting behind it.
     at_kill = await kill_repeatedly(config.source, database, log, rng,
-                                    "SELECT count(*) FROM messages WHERE direction = 'in'", count)
-    assert len(at_kill) >= 2 and all(0 < n < count for n in at_kill), at_kill
+                                    "SELECT count(*) + count(drafted_at) FROM messages WHERE direction = 'in'",
+                                    2 * count)
+    assert len(at_kill) >= 2 and all(0 < n < 2 * count for n in at_kill), at_kill
     rows = query(database, "SELECT external_id FROM messages WHERE direction = 'in' AND channel = 'email'")
     assert sorted(r[0] for r in rows) == sorted(f"<k{i}@asso.example>" for i in range(mails))  # once each
     chats_stored = query(database, "SELECT sender FROM messages WHERE direction = 'in' AND channel = 'telegram'")
@@ -98,7 +102,10 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path: Path, dov
     assert query(database, "SELECT count(*) FROM requests")[0][0] == count
     assert query(database, "SELECT count(DISTINCT message_id) FROM drafts WHERE state = 'pending'")[0][0] == count
 
-    # Phase 2: every draft approved, then killed while the replies are being sent.
+    # Phase 2: every draft approved, then killed while the replies are being sent; the SMTP server
+    # answers the first DATA commands only after the client's timeout (1 s here), having taken the mail.
+    Path(config.source).write_text(Path(config.source).read_text().replace("timeout = 5", "timeout = 1"))
+    smtp.handler.slow_data, smtp.handler.slow_times = 1.5, 3
     core = Core.build(config)
     for draft in core.review.pending():
         core.review.approve(draft.id, "terminal:alice")
@@ -129,6 +136,9 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path: Path, dov
     assert all(n == 1 for n in answers.values()), "a Telegram answer was sent twice"
     for chat, state in telegram.items():
         assert state in ("sent", "uncertain") and (state != "sent" or answers.get(int(chat)) == 1)
+    late = query(database, "SELECT count(*) FROM outbox WHERE state = 'uncertain' "
+                           "AND last_error LIKE '%no answer to DATA%'")[0][0]
+    assert late >= 1, "no slow DATA answer was met"  # each left for staff, never sent again
     uncertain = sum(state == "uncertain" for state in [*outbox.values(), *telegram.values()])
     assert uncertain <= count // 10, f"{uncertain} uncertain replies"
     print(f"seed {seed}: killed at {at_kill}; {len(received)} mails and {len(answers)} Telegram answers "

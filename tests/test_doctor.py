@@ -86,7 +86,7 @@ async def test_status_shows_what_the_service_did(tmp_path: Path, dovecot: Doveco
     service = Service(Core.build(config))
     task = asyncio.create_task(service.run())
     await append(dovecot, mail(), mail(message_id="<other@asso.example>", subject="Autre question"))
-    await wait_for(lambda: service.core.db["messages"].count == 2)
+    await wait_for(lambda: service.core.db["drafts"].count == 2)  # drafted behind storing
     await wait_for(lambda: service.core.db["health"].count >= 1)
     service.stop.set()
     await asyncio.wait_for(task, 15)

@@ -136,10 +136,12 @@ async def test_smtp_refuses_then_drops_then_accepts(tmp_path: Path, smtp: SmtpSe
     assert await outbox.flush() == 0
     assert len(smtp.received) == 1
     assert core.db["outbox"].get(outbox_id)["attempts"] == 6
-    # Two faults (451, then unreachable four times), each said once, then the recovery once.
+    # Two faults (451, then unreachable four times), each said once, then the reply and the recovery once.
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "guichet.outbox"]
-    assert [level for level, _ in said] == ["WARNING", "WARNING", "INFO"], said
-    assert "451" in said[0][1] and "unreachable" in said[1][1] and "working again" in said[2][1]
+    assert [level for level, _ in said] == ["WARNING", "WARNING", "INFO", "INFO"], said
+    assert "451" in said[0][1] and "unreachable" in said[1][1] and "working again" in said[3][1]
+    assert said[2][1] == "reply sent: outbox 1, email, request 1, draft 1"
+    assert not any("asso.example" in message for _, message in said)  # the logs name no one
     assert core.db["health"].get("outbox email")["ok"] == 1
 
 
@@ -266,3 +268,58 @@ def test_run_shuts_down_cleanly_on_sigterm_with_json_logs(tmp_path: Path) -> Non
     process.stderr.close()
     assert lines[-1]["message"] == "guichet stopped"
     assert (tmp_path / "guichet.db").exists()  # embedded defaults: the SQLite file in the current folder
+
+
+@pytest.mark.parametrize("fault, undo", [("max_page_count = {pages}", "max_page_count = 1073741823"),
+                                         ("query_only = 1", "query_only = 0")], ids=["disk-full", "read-only"])
+async def test_a_database_that_cannot_be_written_is_waited_for(tmp_path: Path, dovecot: Dovecot,
+                                                               caplog: pytest.LogCaptureFixture,
+                                                               fault: str, undo: str) -> None:
+    # SQLite's max_page_count gives a real SQLITE_FULL (query_only a real SQLITE_READONLY) without a tmpfs.
+    from bot.service import Service
+
+    caplog.set_level(logging.INFO, logger="guichet")
+    core = Core.build(make_config(tmp_path, dovecot))
+    service = Service(core)
+    task = asyncio.create_task(service.run())
+    try:
+        await append(dovecot, mail(message_id="<before@asso.example>"))
+        await wait_for(lambda: core.db["drafts"].count == 1)
+        core.db.execute("PRAGMA " + fault.format(pages=core.db.execute("PRAGMA page_count").fetchone()[0]))
+        # Long enough to need new pages (a page limit lets small rows fill the last pages' free space).
+        await append(dovecot, *(mail(f"Question {i} " + "sur le service civique. " * 800,
+                                     message_id=f"<while{i}@asso.example>") for i in range(3)))
+        await wait_for(lambda: [r for r in caplog.records if r.name == "guichet.storage"])
+        await asyncio.sleep(1.5)  # a round of waiting and retrying
+        assert not task.done()
+        assert ids(core) == ["<before@asso.example>"]
+        assert core.db["imap_state"].get("INBOX")["last_uid"] == 1  # the IMAP position stays where it was
+        core.db.execute("PRAGMA " + undo)  # space is back
+        await wait_for(lambda: len(ids(core)) == 4, timeout=30)
+    finally:
+        service.stop.set()
+        await asyncio.wait_for(task, 15)
+    assert ids(core) == ["<before@asso.example>", *(f"<while{i}@asso.example>" for i in range(3))]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "guichet.storage"]
+    assert len(said) == 2 and said[0][0] == "ERROR" and "waiting" in said[0][1], said
+    assert said[1] == ("INFO", "storage: the database can be written again")
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_run_on_a_read_only_database_says_so_in_one_line(tmp_path: Path) -> None:
+    import os
+
+    config = make_config(tmp_path)
+    Core.build(config)
+    database = config.storage.database
+    if subprocess.run(["chattr", "+i", database], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this file system")
+    try:
+        root = Path(__file__).resolve().parent.parent
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "--config", config.source, "run"], cwd=root,
+                                env=os.environ, capture_output=True, text=True, timeout=30)
+    finally:
+        subprocess.run(["chattr", "-i", database], check=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: cannot write the database {database}: it is read-only "
+                                          "(attempt to write a readonly database)"], result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import json
 from pathlib import Path
 
 from bot.channels.imap import ImapReader, parse_fetch
@@ -11,6 +12,8 @@ from bot.service import Core
 from tests.conftest import PASSWORD, append, make_config, reader_running, wait_for
 from tests.mails import mail
 from tests.servers.dovecot import Dovecot
+from tests.servers.smtp import SmtpServer
+from tests.test_send import STAFF, outbox_for
 
 
 def stored(core: Core) -> list[str]:
@@ -178,3 +181,53 @@ async def test_wrong_password_is_reported_plainly(tmp_path: Path, dovecot: Dovec
         assert "wrong user name or password" in str(exc)
     else:
         raise AssertionError("login with a wrong password succeeded")
+
+
+async def test_two_different_mails_with_one_message_id_are_both_kept(tmp_path: Path, dovecot: Dovecot,
+                                                                     smtp: SmtpServer) -> None:
+    # A mailing list re-sending, or two senders' clients picking the same id: the same Message-ID on
+    # different mails. A copy of the same mail (the same content) is still stored once.
+    core = Core.build(make_config(tmp_path, dovecot, smtp))
+    first = mail("Comment adhérer au réseau ?", subject="Adhésion", sender="Marie <marie@asso.example>",
+                 message_id="<same@asso.example>")
+    other = mail("Comment partir en service civique ?", subject="Service civique", sender="Paul <paul@autre.example>",
+                 message_id="<same@asso.example>")
+    await append(dovecot, first, other, first)
+    assert core.config.imap is not None
+    reader = ImapReader(core.config.imap, core.db, core.take_mail)
+    state = core.db["imap_state"]
+    await run_reader(reader, lambda: state.count and state.get("INBOX")["last_uid"] == 3)
+    rows = list(core.db.query("SELECT sender, request_id FROM messages WHERE direction = 'in' ORDER BY id"))
+    assert [r["sender"] for r in rows] == ["marie@asso.example", "paul@autre.example"]
+    assert rows[0]["request_id"] != rows[1]["request_id"]
+    collisions = [json.loads(r["detail"]) for r in core.db.query(
+        "SELECT detail FROM events WHERE kind = 'message.id_collision'")]
+    assert len(collisions) == 1 and collisions[0]["other_request"] == rows[0]["request_id"]
+    paul = next(d for d in core.review.pending() if d.sender == "paul@autre.example")
+    assert any("même Message-ID" in note for note in paul.notes), paul.notes
+    from bot import notices
+
+    assert any("même Message-ID" in n.text for n in notices.pending(core.db, "telegram"))  # posted to staff once
+    assert reader.missing == []
+    # Paul's answer is threaded on the Message-ID his mail really had.
+    core.review.approve(paul.id, STAFF)
+    assert await outbox_for(core).flush() == 1
+    assert smtp.received[0].message["In-Reply-To"] == "<same@asso.example>"
+    assert smtp.received[0].rcpt_tos == ["paul@autre.example"]
+
+
+async def test_reconciliation_flags_a_uid_with_no_stored_row_even_when_its_message_id_is_known(
+        tmp_path: Path, dovecot: Dovecot) -> None:
+    core = Core.build(make_config(tmp_path, dovecot))
+    await append(dovecot, mail("Première", message_id="<dup@asso.example>", sender="a@asso.example"),
+                 mail("Seconde, autre contenu", message_id="<dup@asso.example>", sender="b@autre.example"))
+    assert core.config.imap is not None
+    state = core.db["imap_state"]
+    await run_reader(ImapReader(core.config.imap, core.db, core.take_mail),
+                     lambda: state.count and state.get("INBOX")["last_uid"] == 2)
+    lost = core.db.execute("SELECT id FROM messages WHERE sender = 'b@autre.example'").fetchone()[0]
+    for sql in ("DELETE FROM imap_uids WHERE message_id = ?", "DELETE FROM drafts WHERE message_id = ?",
+                "DELETE FROM message_sources WHERE message_id = ?", "DELETE FROM messages WHERE id = ?"):
+        core.db.execute(sql, [lost])  # as the old intake did: kept only the first of the two
+    reader = ImapReader(core.config.imap, core.db, core.take_mail)
+    await run_reader(reader, lambda: reader.missing == [2])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import imaplib
 import json
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import aioimaplib
@@ -37,11 +39,12 @@ class Clock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-def outbox_for(core: Core, clock: Clock | None = None) -> Outbox:
+def outbox_for(core: Core, clock: Clock | None = None, timeout: float | None = None) -> Outbox:
     cfg = core.config
     assert cfg.smtp is not None
     sent = SentFolder(cfg.imap) if cfg.imap else None
-    transport = MailTransport(cfg.smtp, cfg.network, filer=sent.append if sent else None,
+    smtp = replace(cfg.smtp, timeout=timeout) if timeout else cfg.smtp
+    transport = MailTransport(smtp, cfg.network, filer=sent.append if sent else None,
                               finder=sent.contains if sent else None)
     return Outbox(core.db, {"email": transport}, clock=clock)
 
@@ -229,3 +232,64 @@ def test_cli_outbox_list_and_retry(tmp_path: Path, secrets: None) -> None:
     retried = runner.invoke(cli, ["--config", config.source, "outbox", "retry", str(outbox_id)])
     assert retried.exit_code == 0, retried.output
     assert core.db["outbox"].get(outbox_id)["state"] == "queued"
+
+
+async def test_a_worker_that_lost_the_race_never_overwrites_a_delivered_reply(tmp_path: Path,
+                                                                              smtp: SmtpServer) -> None:
+    # Two workers on one database (what two running services were): both read the queue, one sends.
+    core = Core.build(make_config(tmp_path, smtp=smtp))
+    outbox_id = approve_one(core)
+    other = Core.build(core.config)  # its own connection, like another process
+    first, late = outbox_for(core), outbox_for(other)
+    stale = late.due()
+    assert await first.flush() == 1
+    late.due = lambda: stale  # type: ignore[method-assign]  # it read the queue before the send
+    assert await late.flush() == 0
+    row = core.db["outbox"].get(outbox_id)
+    assert row["state"] == "sent" and row["last_error"] is None
+    assert len(smtp.received) == 1
+    from bot.errors import ReviewError
+    from bot.outbox import requeue
+
+    with pytest.raises(ReviewError):  # so no retry can send it a second time
+        requeue(core.db, outbox_id, STAFF)
+
+
+async def test_smtp_answering_data_after_the_timeout_is_never_sent_twice(tmp_path: Path, dovecot: Dovecot,
+                                                                         smtp: SmtpServer) -> None:
+    core = Core.build(make_config(tmp_path, dovecot, smtp))
+    outbox_id = approve_one(core)
+    smtp.handler.slow_data = 1.5  # the server takes the mail, then answers DATA after our 1 s timeout
+    clock = Clock()
+    outbox = outbox_for(core, clock, timeout=1.0)
+    assert await outbox.flush() == 0
+    clock.advance(3600)
+    assert await outbox.flush() == 0  # no blind retry
+    await wait_for(lambda: len(smtp.received) >= 1)
+    await asyncio.sleep(1.0)  # any second copy would have arrived by now
+    assert len(smtp.received) == 1
+    row = core.db["outbox"].get(outbox_id)
+    assert row["state"] == "uncertain" and row["attempts"] == 1  # for staff: guichet outbox list / retry
+    assert [json.loads(e["detail"]) for e in core.db.query("SELECT detail FROM events WHERE kind = "
+                                                           "'outbox.uncertain'")] == [{"outbox_id": outbox_id}]
+    assert await sent_folder_ids(dovecot) == []
+
+
+async def test_a_late_data_answer_is_proved_sent_by_the_providers_copy_in_sent(tmp_path: Path, dovecot: Dovecot,
+                                                                               smtp: SmtpServer) -> None:
+    # Many providers file a copy of what goes out through them in Sent: that copy is the proof.
+    def file_in_sent(data: bytes) -> None:
+        with imaplib.IMAP4("127.0.0.1", dovecot.port) as client:
+            client.login("info", PASSWORD)
+            client.append("Sent", None, None, data)
+
+    core = Core.build(make_config(tmp_path, dovecot, smtp))
+    outbox_id = approve_one(core)
+    smtp.handler.slow_data, smtp.handler.on_accept = 1.5, file_in_sent
+    outbox = outbox_for(core, timeout=1.0)
+    assert await outbox.flush() == 1  # proved by the copy, after the timeout
+    await asyncio.sleep(1.0)
+    assert await outbox.flush() == 0
+    row = core.db["outbox"].get(outbox_id)
+    assert row["state"] == "sent" and row["filed"] == 1
+    assert len(smtp.received) == 1 and await sent_folder_ids(dovecot) == [row["out_message_id"]]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from pathlib import Path
+
 import sqlite_utils
 
 from bot.migrations import MIGRATIONS
@@ -26,7 +30,7 @@ def test_an_old_database_is_upgraded_and_keeps_its_message_sources() -> None:
                [now(), now()])
     db.execute("INSERT INTO messages (channel, external_id, direction, request_id, raw, received_at, stored_at) "
                "VALUES ('email', '<old@asso.example>', 'in', 1, ?, ?, ?)", [b"From: a@b.fr\r\n\r\nold", now(), now()])
-    assert migrate(db)[:1] == ["006_message_sources"]  # later ones follow
+    assert migrate(db) == [name for name, _ in MIGRATIONS if name >= "006"]
     assert "raw" not in db["messages"].columns_dict
     assert source(db, 1) == b"From: a@b.fr\r\n\r\nold"
 
@@ -41,3 +45,24 @@ def test_sources_of_any_size_round_trip() -> None:
         store_source(db, number, raw)
         assert source(db, number) == raw
     assert source(db, 99) is None
+
+
+def test_a_transaction_that_reads_then_writes_waits_for_another_writer(tmp_path: Path) -> None:
+    # BEGIN (deferred) reads a snapshot; if another connection commits a write meanwhile, SQLite
+    # refuses the upgrade to a write at once ("database is locked"), busy_timeout or not.
+    # BEGIN IMMEDIATE takes the write lock first: the other writer waits instead.
+    db = open_db(tmp_path / "guichet.db")
+    db.execute("INSERT INTO health (component, ok, updated_at) VALUES ('x', 1, ?)", [now()])
+
+    def other_writer() -> None:
+        with sqlite3.connect(tmp_path / "guichet.db", timeout=10) as other:
+            other.execute("UPDATE health SET ok = 2")
+
+    writer = threading.Thread(target=other_writer)
+    with db.atomic():
+        assert db.execute("SELECT ok FROM health").fetchone()[0] == 1
+        writer.start()
+        writer.join(0.5)  # with a deferred BEGIN it commits now, under our read
+        db.execute("UPDATE health SET ok = ok + 10")
+    writer.join(10)
+    assert db.execute("SELECT ok FROM health").fetchone()[0] == 2  # ours (11), then theirs

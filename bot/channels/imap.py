@@ -17,6 +17,7 @@ import sqlite_utils
 from ..config import ImapConfig
 from ..errors import GuichetError
 from ..health import Health
+from ..intake import Taken
 from ..store import log_event, now, one
 from ..waiting import sleep_or_stop
 
@@ -113,12 +114,12 @@ def parse_fetch(lines: list[bytes | bytearray]) -> list[tuple[int, bytes]]:
 class ImapReader:
     """Takes every new message of one mailbox into the store, in UID order, exactly once.
 
-    ``take(raw)`` stores a message (idempotent on Message-ID); the reader moves
-    its position (UIDVALIDITY, last UID) in the same transaction, so a crash
-    between fetch and store only means fetching again.
+    ``take(raw)`` stores a message (idempotent on Message-ID and content); the reader
+    records which message the UID became and moves its position (UIDVALIDITY, last UID)
+    in the same transaction, so a crash between fetch and store only means fetching again.
     """
 
-    def __init__(self, cfg: ImapConfig, db: sqlite_utils.Database, take: Callable[[bytes], object]) -> None:
+    def __init__(self, cfg: ImapConfig, db: sqlite_utils.Database, take: Callable[[bytes], Taken]) -> None:
         self.cfg = cfg
         self.db = db
         self.take = take
@@ -199,7 +200,8 @@ class ImapReader:
             await self._guard(client.noop())
 
     async def _idle(self, client: aioimaplib.IMAP4, stop: asyncio.Event) -> None:
-        idle = await client.idle_start(timeout=IDLE_REFRESH_S + 30)
+        # Guarded: a connection lost before the server's "+ idling" would leave it waiting for good.
+        idle = await self._guard(client.idle_start(timeout=IDLE_REFRESH_S + 30))
         push = asyncio.ensure_future(client.wait_server_push(timeout=IDLE_REFRESH_S))
         stopped = asyncio.ensure_future(stop.wait())
         lost = asyncio.ensure_future(self._lost.wait())
@@ -219,9 +221,11 @@ class ImapReader:
         if state and state["uidvalidity"] == uidvalidity:
             last_uid = int(state["last_uid"])
         elif state:
-            # Mailbox rebuilt: every UID is new; Message-IDs keep us from storing twice.
+            # Mailbox rebuilt: every UID is new; Message-IDs and fingerprints keep us from storing twice.
             with self.db.atomic():
                 log_event(self.db, "imap.uidvalidity_changed", old=state["uidvalidity"], new=uidvalidity)
+                self.db.execute("DELETE FROM imap_uids WHERE mailbox = ?", [self.cfg.mailbox])
+                self.db.execute("UPDATE imap_state SET tracked_from = 1 WHERE mailbox = ?", [self.cfg.mailbox])
             log.warning("IMAP %s: UIDVALIDITY changed; rescanning (duplicates are skipped)", self.cfg.mailbox)
         self._save_position(uidvalidity, last_uid)
         self._arrived.clear()
@@ -238,32 +242,31 @@ class ImapReader:
             for uid, raw in sorted(parse_fetch(fetched.lines)):
                 with self.db.atomic():
                     taken = self.take(raw)
+                    self.db.execute("INSERT OR REPLACE INTO imap_uids (mailbox, uidvalidity, uid, message_id) "
+                                    "VALUES (?, ?, ?, ?)", [self.cfg.mailbox, uidvalidity, uid, taken.message_id])
                     self._save_position(uidvalidity, uid)
-                new += not getattr(taken, "duplicate", False)
+                new += not taken.duplicate
         self.health.ok()
         return new
 
     async def reconcile(self, client: aioimaplib.IMAP4) -> list[int]:
-        """Compare the mailbox's Message-IDs with the stored ones; warn (log, event, status) on a gap.
+        """Compare the mailbox's UIDs with the stored ones; warn (log, event, status) on a gap.
 
-        Messages staff deleted from the mailbox are not a gap; a message in the mailbox that
-        Guichet never stored is, and is reported with its UID so staff can look at it.
+        Messages staff deleted from the mailbox are not a gap; a UID in the mailbox that never
+        became a stored row is, and is reported so staff can look at it. UIDs taken before
+        UIDs were recorded (below ``tracked_from``) are checked by Message-ID.
         """
         self._reconciled_at = time.monotonic()
-        state = one(self.db, "SELECT last_uid FROM imap_state WHERE mailbox = ?", [self.cfg.mailbox])
+        state = one(self.db, "SELECT * FROM imap_state WHERE mailbox = ?", [self.cfg.mailbox])
         if not state or not state["last_uid"]:
             return []
         response = await self._guard(client.uid_search(f"UID 1:{state['last_uid']}"))
-        uids = search_uids(response)
-        missing = []
-        for start in range(0, len(uids), 200):
-            batch = ",".join(map(str, uids[start:start + 200]))
-            fetched = await self._guard(client.uid("fetch", batch, "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"))
-            for uid, header in parse_fetch(fetched.lines):
-                found = _MESSAGE_ID.search(header)
-                if found and not one(self.db, "SELECT 1 FROM messages WHERE channel = 'email' AND external_id = ?",
-                                     [found.group(0).decode("ascii", "replace")]):
-                    missing.append(uid)
+        uids = [u for u in search_uids(response) if u <= state["last_uid"]]
+        tracked = {r["uid"] for r in self.db.query("SELECT uid FROM imap_uids WHERE mailbox = ? AND uidvalidity = ?",
+                                                   [self.cfg.mailbox, state["uidvalidity"]])}
+        missing = [u for u in uids if u >= state["tracked_from"] and u not in tracked]
+        missing += await self._untracked_missing(client, [u for u in uids if u < state["tracked_from"]])
+        missing.sort()
         if missing and missing != self.missing:
             message = f"{len(missing)} message(s) in {self.cfg.mailbox} were never taken in (UIDs {missing[:20]})"
             log.warning("IMAP reconciliation: %s", message)
@@ -274,14 +277,30 @@ class ImapReader:
         self.missing = missing
         return missing
 
+    async def _untracked_missing(self, client: aioimaplib.IMAP4, uids: list[int]) -> list[int]:
+        """Of UIDs taken before UIDs were recorded, those whose Message-ID is not stored."""
+        missing = []
+        for start in range(0, len(uids), 200):
+            batch = ",".join(map(str, uids[start:start + 200]))
+            fetched = await self._guard(client.uid("fetch", batch, "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"))
+            for uid, header in parse_fetch(fetched.lines):
+                found = _MESSAGE_ID.search(header)
+                if found and not one(self.db, "SELECT 1 FROM messages WHERE channel = 'email' AND external_id = ?",
+                                     [found.group(0).decode("ascii", "replace")]):
+                    missing.append(uid)
+        return missing
+
     def _last_reported_gap(self) -> list[int]:
         last = one(self.db, "SELECT detail FROM events WHERE kind = 'imap.reconcile_mismatch' "
                             "AND json_extract(detail, '$.mailbox') = ? ORDER BY id DESC LIMIT 1", [self.cfg.mailbox])
         return list(json.loads(last["detail"]).get("uids", [])) if last else []
 
     def _save_position(self, uidvalidity: int, last_uid: int) -> None:
-        self.db.table("imap_state").upsert({"mailbox": self.cfg.mailbox, "uidvalidity": uidvalidity,
-                                      "last_uid": last_uid, "updated_at": now()}, pk="mailbox")
+        # Plain SQL: sqlite-utils' upsert looks the table up first, on every message taken in.
+        self.db.execute("INSERT INTO imap_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+                        "last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+                        [self.cfg.mailbox, uidvalidity, last_uid, now()])
 
 
 def _uidvalidity(lines: list[bytes]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ import aiosmtplib
 
 from ..config import NetworkConfig, SmtpConfig
 from ..draft import trim_references
-from ..errors import PermanentSendError, TransientSendError
+from ..errors import PermanentSendError, TransientSendError, UncertainSendError
 from ..matching.prepare import detect_language
 from ..outbox import OutboxItem
 from ..render import mail_html, plain_text
@@ -70,24 +71,26 @@ class MailTransport:
         message = build_reply(item, self.network)
         client = smtp_client(self.smtp)
         try:
-            await client.connect()
-            if self.smtp.username:
-                await client.login(self.smtp.username, self.smtp.password)
-            await client.mail(self.network.reply_from)
-            await client.rcpt(item.recipient)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            client.close()
-            raise _classify(exc) from exc
-        # From here a crash may or may not have delivered the mail: record it first.
-        commit()
-        try:
-            await client.data(message.as_bytes())
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            client.close()
-            raise _classify(exc) from exc
-        try:
-            await client.quit()
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            try:
+                await client.connect()
+                if self.smtp.username:
+                    await client.login(self.smtp.username, self.smtp.password)
+                await client.mail(self.network.reply_from)
+                await client.rcpt(item.recipient)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                raise _classify(exc) from exc
+            # From here a crash may or may not have delivered the mail: record it first.
+            commit()
+            try:
+                await client.data(message.as_bytes())
+            except aiosmtplib.SMTPResponseException as exc:
+                raise _classify(exc) from exc  # the server answered: it refused the mail
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                # No answer (a timeout, a dropped connection): the server may have taken it all.
+                raise UncertainSendError(f"SMTP: no answer to DATA: {exc!r}") from exc
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+        finally:
             client.close()
         return item.out_message_id
 

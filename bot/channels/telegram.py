@@ -238,7 +238,9 @@ class TelegramChannel:
             text=text, new_text=text, reply_to=chat, raw=json.dumps(message.to_dict(), ensure_ascii=False).encode(),
             refs=refs, conversation=chat, received_at=message.date.astimezone(dt.UTC), attachments=files,
             problems=[f"pièce jointe non lue ({f.filename}) : seule la légende est lue" for f in files])
-        taken = self.intake.take(incoming)
+        taken = self.intake.store(incoming)  # drafted behind, by the service's drafting worker
+        if taken.thanks:  # a bare thanks is logged on its request: no promise of an answer
+            return
         if not taken.duplicate:
             self.desk.wake()
         # Keyed by the message: a redelivered update (crash before it was confirmed) is thanked once.

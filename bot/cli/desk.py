@@ -58,7 +58,8 @@ def _summary(core: Core, d: DraftView) -> str:
     word = confidence_word(d.confidence, d.text is not None)
     who = d.requester_name or d.requester
     return (f"{d.id:>5}  {local(core, d.created_at)}  {CHANNELS.get(d.channel, d.channel):<8} {who[:26]:<26} "
-            f"{d.subject[:34]:<34}  {entry_label(core, d.slug)} · confiance {word}")
+            f"{d.subject[:34]:<34}  {entry_label(core, d.slug)} · confiance {word}"
+            f"  → {d.recipient}")
 
 
 @drafts.command("list")
@@ -92,6 +93,8 @@ def drafts_show(ctx: Context, draft_id: int) -> None:
     click.echo(f"brouillon {d.id} [{STATES.get(d.state, d.state)}] · demande {d.request_id} · "
                f"{CHANNELS.get(d.channel, d.channel)} · de {d.requester_name} <{d.requester}> · "
                f"reçu le {local(core, d.created_at)}")
+    click.echo(f"réponse à : {d.recipient}" + (f" (expéditeur : {d.sender})" if d.sender not in ("", d.recipient)
+                                               else ""))
     click.echo(f"objet : {d.subject}")
     click.echo(f"fiche : {entry_label(core, d.slug)} · confiance {confidence_word(d.confidence, d.text is not None)}")
     if d.candidates:
@@ -116,9 +119,7 @@ def interactive() -> bool:
 
 def _confirm_send(core: Core, draft: DraftView, text: str) -> bool:
     """Show who gets what on which channel and ask; only at a terminal (a script passes --yes)."""
-    request = core.db.table("requests").get(draft.request_id)
-    to = request["reply_to"] or request["requester"]
-    click.echo(f"À : {draft.requester_name} <{to}> · par {CHANNELS.get(draft.channel, draft.channel)}")
+    click.echo(f"À : {draft.requester_name} <{draft.recipient}> · par {CHANNELS.get(draft.channel, draft.channel)}")
     click.echo("--- réponse ---\n" + text.strip() + "\n---------------")
     answer = click.prompt("Envoyer cette réponse ? (o/n)", default="n", show_default=False)
     return str(answer).strip().lower() in ("o", "oui", "y", "yes")

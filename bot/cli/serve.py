@@ -10,8 +10,10 @@ import sys
 import click
 
 from ..config import EXAMPLE_CONFIG, Config
+from ..errors import StorageError
+from ..instance import InstanceLock, running
 from ..service import Service
-from ..store import open_db
+from ..store import open_db, write_fault
 from . import Context, cli, pass_ctx
 
 
@@ -61,8 +63,8 @@ def nothing_to_run(config: Config) -> str | None:
     something is configured."""
     if config.imap or config.telegram or config.web:
         return None
-    return (f"error: nothing to run: no mailbox ([imap]) and no Telegram bot ([telegram]) are configured "
-            f"({config.source}).\n"
+    return (f"error: nothing to run: no mailbox ([imap]), no Telegram bot ([telegram]) and no web desk ([web]) "
+            f"are configured ({config.source}).\n"
             f"Start from the example configuration, which documents every key:\n"
             f"  cp {EXAMPLE_CONFIG} guichet.toml\n"
             "then set the passwords in the environment and check with: guichet doctor")
@@ -77,7 +79,8 @@ def run(ctx: Context, verbose: bool, log_format: str) -> None:
     """Run the service: read the mailbox (IDLE) and Telegram, draft, send approved replies.
 
     Stops cleanly on SIGTERM or Ctrl-C: the message in hand is finished, IMAP and Telegram are
-    closed properly. Logs go to stderr.
+    closed properly. Logs go to stderr. One service per database: a second ``run`` on the same
+    database refuses to start (desk commands and ``status`` work alongside).
 
     \b
     Example:
@@ -91,7 +94,12 @@ def run(ctx: Context, verbose: bool, log_format: str) -> None:
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Telegram long poll otherwise
-    asyncio.run(Service(ctx.core).run())
+    database = ctx.config.storage.database
+    with InstanceLock(database):  # held until the process ends
+        reason = write_fault(ctx.core.db)
+        if reason is not None:
+            raise StorageError(f"cannot write the database {database}: {reason}")
+        asyncio.run(Service(ctx.core).run())
 
 
 @cli.command()
@@ -106,10 +114,16 @@ def status(ctx: Context, as_json: bool) -> None:
     """
     from ..health import status as read_status
 
-    data = read_status(open_db(ctx.desk_config.storage.database))
+    database = ctx.desk_config.storage.database
+    data = read_status(open_db(database))
+    holder = running(database)
+    data["service"] = {"running": holder is not None, "pid": holder.pid if holder else None,
+                       "since": holder.since if holder else None}
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
+    click.echo(f"service: running (pid {holder.pid}, since {str(holder.since)[:19]})" if holder else
+               "service: not running")
     for box in data["mailboxes"]:  # type: ignore[attr-defined]
         click.echo(f"mailbox {box['mailbox']}: last fetch {box['last_fetch'][:19]}, last UID {box['last_uid']}")
     click.echo(f"messages taken in: {data['messages']} (last {str(data['last_message'] or '-')[:19]})")

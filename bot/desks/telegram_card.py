@@ -58,6 +58,8 @@ def card(view: DraftView, entries: dict[str, Entry]) -> tuple[str, bool]:
         who = f"{view.requester_name} <{view.requester}>"
     lines = [f"📨 <b>Demande n°{view.request_id}</b> · {CHANNELS.get(view.channel, view.channel)} · "
              f"brouillon {view.id}", f"<b>De :</b> {fit(who, 150)[0]}"]
+    if view.channel == "email":  # where the reply will go: staff see it before they send (Reply-To)
+        lines.append(f"<b>Réponse à :</b> {fit(view.recipient, 200)[0]}")
     if view.subject:
         lines.append(f"<b>Objet :</b> {fit(view.subject, 200)[0]}")
     middle = []

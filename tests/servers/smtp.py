@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -29,11 +31,17 @@ class Received:
 
 @dataclass
 class RecordingHandler:
-    """Records every accepted envelope; ``refuse`` answers 451 to that many DATA commands first."""
+    """Records every accepted envelope; ``refuse`` answers 451 to that many DATA commands first;
+    ``slow_data`` accepts the message, then waits that many seconds before answering DATA (for the
+    next ``slow_times`` messages, or all when None);
+    ``on_accept`` sees each accepted message (a provider filing its own copy in Sent, say)."""
 
     received: list[Received] = field(default_factory=list)
     refuse: int = 0
     refused: int = 0
+    slow_data: float = 0.0
+    slow_times: int | None = None
+    on_accept: Callable[[bytes], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -43,6 +51,12 @@ class RecordingHandler:
                 self.refused += 1
                 return "451 4.3.0 Try again later"
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+        if self.on_accept is not None:
+            await asyncio.to_thread(self.on_accept, bytes(envelope.content))
+        if self.slow_data and self.slow_times != 0:
+            if self.slow_times is not None:
+                self.slow_times -= 1
+            await asyncio.sleep(self.slow_data)
         return "250 OK"
 
 
