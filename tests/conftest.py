@@ -68,6 +68,14 @@ timeout = 5
     return load(path, env=ENV)
 
 
+def unreachable_imap() -> str:
+    """An [imap] section whose server never answers: ``guichet run`` then has something to run (it
+    refuses to idle with nothing configured), for tests about the service's start and stop."""
+    from tests.servers.dovecot import free_port
+
+    return f'\n[imap]\nhost = "127.0.0.1"\nport = {free_port()}\nssl = false\nusername = "info"\n'
+
+
 def tls_sections(imap_port: int, smtp_port: int, smtp_username: str = "") -> str:
     """[imap] with TLS from the first byte and [smtp] with STARTTLS, as most providers set them."""
     login = f'username = "{smtp_username}"\n' if smtp_username else ""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.service import Core
-from tests.conftest import HOLDER, append, make_config, reader_running, telegram_section, wait_for
+from tests.conftest import HOLDER, append, make_config, reader_running, telegram_section, unreachable_imap, wait_for
 from tests.mails import mail
 from tests.servers.botapi import BotApiServer
 from tests.servers.dovecot import Dovecot
@@ -250,10 +250,7 @@ def test_run_shuts_down_cleanly_on_sigterm_with_json_logs(tmp_path: Path) -> Non
     import time
 
     root = Path(__file__).resolve().parent.parent
-    # A mailbox is configured (run refuses to idle with nothing to read); its server does not answer.
-    from tests.servers.dovecot import free_port
-
-    (tmp_path / "guichet.toml").write_text(f'[imap]\nhost = "127.0.0.1"\nport = {free_port()}\nusername = "info"\n')
+    (tmp_path / "guichet.toml").write_text(unreachable_imap())
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--log-format", "json"], cwd=tmp_path,
                                env={**os.environ, "PYTHONPATH": str(root), "GUICHET_IMAP_PASSWORD": "x"},
                                stderr=subprocess.PIPE, text=True)
@@ -306,10 +303,10 @@ async def test_a_database_that_cannot_be_written_is_waited_for(tmp_path: Path, d
     assert not [r for r in caplog.records if r.exc_info]
 
 
-def test_run_on_a_read_only_database_says_so_in_one_line(tmp_path: Path) -> None:
+def test_run_on_a_read_only_database_says_so_in_one_line(tmp_path: Path, secrets: None) -> None:
     import os
 
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, extra=unreachable_imap())
     Core.build(config)
     database = config.storage.database
     if subprocess.run(["chattr", "+i", database], capture_output=True).returncode != 0:

@@ -54,7 +54,7 @@ async def test_a_strangers_reply_to_someone_elses_thread_is_a_new_request(tmp_pa
     # Every desk shows where the reply goes before staff approve it.
     runner = CliRunner()
     shown = runner.invoke(cli, ["--config", core.config.source, "drafts", "show", str(hijack.draft_id)])
-    assert "reply to: drop@evil.example (sender: eve@evil.example)" in shown.output, shown.output
+    assert "réponse à : drop@evil.example (expéditeur : eve@evil.example)" in shown.output, shown.output
     listed = runner.invoke(cli, ["--config", core.config.source, "drafts", "list"])
     assert "→ drop@evil.example" in listed.output, listed.output
     from bot.desks.telegram import render

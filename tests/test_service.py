@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.service import Core, Service
-from tests.conftest import append, make_config, wait_for
+from tests.conftest import append, make_config, unreachable_imap, wait_for
 from tests.mails import mail
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
@@ -55,7 +55,7 @@ def test_a_second_run_on_the_same_database_refuses_to_start(tmp_path: Path, secr
     import subprocess
     import sys
 
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, extra=unreachable_imap())
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, "-m", "bot.cli", "--config", config.source, "run"]
     first = subprocess.Popen(command, cwd=root, env=os.environ, stderr=subprocess.PIPE, text=True)
@@ -71,7 +71,7 @@ def test_a_second_run_on_the_same_database_refuses_to_start(tmp_path: Path, secr
         status = runner.invoke(cli, ["--config", config.source, "status"])
         assert status.exit_code == 0 and f"service: running (pid {first.pid}" in status.output
         listed = runner.invoke(cli, ["--config", config.source, "drafts", "list"])  # desk commands still work
-        assert listed.exit_code == 0 and "0 draft(s) pending" in listed.output
+        assert listed.exit_code == 0 and "0 brouillon(s) en attente" in listed.output
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(15) == 0
