@@ -229,9 +229,14 @@ def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     text = text.strip()
     while utf16_len(text) > limit:
         cut, stack = _cut(text, limit)
+        rest = "".join(opening for _, opening in stack) + text[cut:].lstrip()
+        if len(rest) >= len(text):
+            # The opening tags alone leave no room for a character (a link to a very long address):
+            # the outer element loses its markup, its text stays, and the loop always moves on.
+            text = _unwrap_first(text)
+            continue
         head = _drop_empty(text[:cut].rstrip() + "".join(f"</{name}>" for name, _ in reversed(stack)))
-        rest = text[cut:].lstrip()
-        text = "".join(opening for _, opening in stack) + rest
+        text = rest
         if head.strip():
             parts.append(head)
     text = _drop_empty(text)
@@ -262,6 +267,26 @@ def _cut(text: str, limit: int) -> tuple[int, list[tuple[str, str]]]:
     return last_safe
 
 
+def _unwrap_first(text: str) -> str:
+    """``text`` without the first element's own tags (its content stays)."""
+    depth = 0
+    opening: re.Match[str] | None = None
+    for match in _PIECE.finditer(text):
+        tag = _TAG.match(match.group())
+        if tag is None:
+            continue
+        if opening is None:
+            opening = match
+        depth += -1 if tag.group(1) else 1
+        if depth == 0:
+            return text[:opening.start()] + text[opening.end():match.start()] + text[match.end():]
+    return re.sub(r"<[^<>]*>", "", text)  # not well formed after all: no markup at all
+
+
 def _drop_empty(text: str) -> str:
-    # A cut right after an opening tag leaves an element with nothing in it.
-    return re.sub(r"<([a-z][\w-]*)[^<>]*>\s*</\1>", "", text)
+    # A cut right after an opening tag leaves an element with nothing in it (and its parent too).
+    while True:
+        emptied = re.sub(r"<([a-z][\w-]*)[^<>]*>\s*</\1>", "", text)
+        if emptied == text:
+            return text
+        text = emptied

@@ -151,3 +151,16 @@ def test_any_markdown_gives_valid_telegram_parts(bits: list[str], limit: int) ->
         check_text(part, "HTML")
     shown = "".join(check_text(part, "HTML") for part in parts)
     assert re.sub(r"\s+", "", shown) == re.sub(r"\s+", "", without_tags(whole))
+
+
+def test_a_part_whose_tags_leave_no_room_drops_their_markup_and_moves_on() -> None:
+    # Found by the property below: the quote's and the link's opening tags alone fill a part, and
+    # splitting looped for ever (the outbox would have hung on such an answer).
+    parts = telegram_parts("\n\n >[l](https://x.fr/?a=1&b=2)**gras**", 60)
+    assert parts and all(utf16_len(part) <= 60 for part in parts)
+    assert "l" in "".join(parts) and "gras" in "".join(parts)
+    for part in parts:
+        check_text(part, "HTML")
+    # A cut right after the link's opening tag: the quote around it is left empty too.
+    parts = telegram_parts(" > [l](https://x.fr/?a=1&b=2)😀\\> - <b>> ", 65)
+    assert parts and all(utf16_len(part) <= 65 and check_text(part, "HTML") is not None for part in parts)
