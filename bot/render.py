@@ -49,11 +49,14 @@ color:#222222">
 """
 
 
-def html_fragment(markdown: str) -> str:
-    """The reply as an HTML fragment with inline styles (what the web desk previews)."""
+def html_fragment(markdown: str, *, styled: bool = True) -> str:
+    """The reply as an HTML fragment: with inline styles, as in the e-mail; without them (``styled``
+    False), for a page whose stylesheet styles it (the web desk's preview: its CSP refuses inline
+    styles)."""
     tokens = _MD.parse(markdown)
-    for token in tokens:
-        _style(token)
+    if styled:
+        for token in tokens:
+            _style(token)
     return str(_MD.renderer.render(tokens, _MD.options, {}))
 
 

@@ -154,6 +154,9 @@ async def test_queue_rows_answer_204_until_something_happens(core: Core) -> None
     drafted(core)
     rows = await client.get(f"/file/lignes?onglet=a-valider&v={version.group(1)}")
     assert rows.status_code == 200 and "Agence des Micro-Projets" in rows.text and "<html" not in rows.text
+    # The tabs' counts come with the rows (swapped out of band): the new draft shows there too.
+    tabs = re.search(r'<nav id="onglets"[^>]*hx-swap-oob="true".*?</nav>', rows.text, re.S)
+    assert tabs and re.search(r"À valider <span class=\"count\">1</span>", tabs.group())
 
 
 async def test_send_edited_text_after_confirmation(core: Core) -> None:
@@ -301,6 +304,12 @@ async def test_original_lists_attachments_and_preview_renders(core: Core) -> Non
                                 headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
     assert preview.status_code == 200
     assert "Re: Question financement" in preview.text and "Bonjour &lt;b&gt;Marie&lt;/b&gt;" in preview.text
+    # What the requester receives, not the Markdown staff type: bold in the mail and on Telegram.
+    styled = await client.post(f"/demande/{rid}/apercu", data={"texte": "Le **FONJEP** <script>x()</script>"},
+                               headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
+    assert styled.text.count("<strong>FONJEP</strong>") == 1 and "<b>FONJEP</b>" in styled.text
+    assert '<pre class="mail-body">Le FONJEP &lt;script&gt;' in styled.text  # the text version, folded away
+    assert "<script>x()" not in styled.text and "&lt;script&gt;x()" in styled.text
 
 
 async def test_disabled_account_is_logged_out_at_once(core: Core) -> None:

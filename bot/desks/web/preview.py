@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+from markupsafe import Markup
 
 from ...channels.smtp import build_reply
-from ...channels.telegram import split_text
 from ...config import NetworkConfig
 from ...draft import reply_subject
 from ...outbox import OutboxItem
+from ...render import html_fragment, telegram_parts
 from ...store import one
 
 
@@ -37,17 +38,19 @@ def recipient(db: sqlite_utils.Database, request_id: int) -> Recipient | None:
 
 
 def email(network: NetworkConfig, to: Recipient, text: str) -> dict[str, Any]:
-    """Headers and plain-text body of the mail the outbox would send."""
+    """Headers, HTML and plain-text bodies of the mail the outbox would send (the HTML as the
+    renderer makes it from the Markdown, raw HTML of the text escaped: safe to show in the page)."""
     item = OutboxItem(id=0, request_id=0, channel="email", recipient=to.address, subject=to.subject, body=text,
                       out_message_id="<apercu@guichet>", in_reply_to="", references=[], attempts=0)
     message = build_reply(item, network)
     body = message.get_body(preferencelist=("plain",))
     content = body.get_content() if body is not None else text
     return {"from": str(message["From"]), "to": str(message["To"]), "subject": str(message["Subject"]),
-            "body": content}
+            "body": content, "html": Markup(html_fragment(text, styled=False))}
 
 
-def telegram(text: str) -> list[str]:
-    """The Telegram messages the answer becomes (long answers are cut in several)."""
-    return split_text(text.strip()) if text.strip() else []
+def telegram(text: str) -> list[Markup]:
+    """The Telegram messages the answer becomes, in Telegram's HTML (its own tags, the text escaped
+    by the renderer); long answers are cut in several, as the transport cuts them."""
+    return [Markup(part) for part in telegram_parts(text)] if text.strip() else []
 

@@ -75,7 +75,8 @@ async def queue_rows(request: Request, session: auth.Session) -> Response:
     desk = auth.desk_of(request)
     if request.query_params.get("v") == str(version(desk.core.db)):
         return Response(status_code=204)
-    return desk.render(request, session, "_queue_list.html", _context(request))
+    # The tabs' counts come along (an out-of-band swap): a new draft changes them as well as the list.
+    return desk.render(request, session, "_queue_rows.html", {**_context(request), "oob": True})
 
 
 @auth.staff_only
