@@ -124,6 +124,17 @@ def test_ask_prints_entry_and_draft() -> None:
     assert result.exit_code == 0, result.output
     assert "entry: fin-amp-microprojets" in result.output
     assert "--- draft ---" in result.output and "Agence des Micro-Projets" in result.output
+    assert "**" not in result.output  # as the requester reads it, not the Markdown staff edit
+    staff_view = CliRunner().invoke(cli, ["ask", "--markdown", "Comment financer un micro-projet au Togo ?"])
+    assert "**Agence des Micro-Projets (AMP)**" in staff_view.output
+
+
+def test_ask_without_a_match_lists_the_best_candidates() -> None:
+    result = CliRunner().invoke(cli, ["ask", "Pouvez-vous me prêter votre salle samedi pour un anniversaire ?"])
+    assert result.exit_code == 0 and result.output.startswith("no match"), result.output
+    shown = result.output.split("candidates: ", 1)[1].split(", ")
+    best = result.output.split("best confidence ", 1)[1].split(")")[0]
+    assert shown[0].endswith(best)  # the best candidate is listed first, not left out
 
 
 def test_ask_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,30 +21,38 @@ from . import Context, cli, pass_ctx
 @click.argument("text")
 @click.option("--subject", default="", help="E-mail subject, matched with the text.")
 @click.option("--network", help="Answer from this network's knowledge overlay (default: network.knowledge).")
+@click.option("--markdown", is_flag=True,
+              help="Show the draft as staff edit it (Markdown), not as the requester reads it.")
 @pass_ctx
-def ask(ctx: Context, text: str, subject: str, network: str | None) -> None:
+def ask(ctx: Context, text: str, subject: str, network: str | None, markdown: bool) -> None:
     """Show what Guichet would draft for a question (nothing is stored or sent).
+
+    The reply is shown as the requester reads it in the text part of the e-mail; staff see and
+    edit the same draft as Markdown (--markdown).
 
     \b
     Examples:
       guichet ask "Comment financer un micro-projet au Togo ?"
       guichet ask --network pays-de-la-loire "C'est quoi TOTEM ?"
     """
+    from ..render import plain_text
+
     ctx.network = network
     core = ctx.core_in_memory()
     match = core.matcher.match(text, subject)
-    if match.slug is None:
+    entry = next((e for e in core.entries if e.slug == match.slug), None)
+    if entry is None:
         click.echo(f"no match (best confidence {match.confidence:.2f}): staff would answer by hand")
+        others = match.candidates[:3]  # the best ones, none sure enough
     else:
-        entry = next(e for e in core.entries if e.slug == match.slug)
         click.echo(f"entry: {entry.slug} ({entry.category}) — {entry.title}")
         click.echo(f"confidence: {match.confidence:.2f}  language: {match.language}")
-    others = ", ".join(f"{c.slug} {c.confidence:.2f}" for c in match.candidates[1:4])
+        others = match.candidates[1:4]
     if others:
-        click.echo(f"candidates: {others}")
-    if match.slug is not None:
-        entry = next(e for e in core.entries if e.slug == match.slug)
-        click.echo("\n--- draft ---\n" + core.drafter.render(entry, language=match.language))
+        click.echo("candidates: " + ", ".join(f"{c.slug} {c.confidence:.2f}" for c in others))
+    if entry is not None:
+        draft = core.drafter.render(entry, language=match.language)
+        click.echo("\n--- draft ---\n" + (draft if markdown else plain_text(draft)))
 
 
 class JsonFormatter(logging.Formatter):
