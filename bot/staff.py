@@ -192,6 +192,13 @@ def is_staff_actor(db: sqlite_utils.Database, actor: str) -> bool:
     return one(db, f"SELECT 1 FROM staff WHERE {column} = ? AND active = 1", [int(number)]) is not None
 
 
+def telegram_name(db: sqlite_utils.Database, telegram_id: int) -> str | None:
+    """The name of the active account that carries this Telegram id, if any: a decision taken on
+    Telegram is then signed with the name the web desk shows ("Envoyé par <prénom>")."""
+    row = one(db, "SELECT name FROM staff WHERE telegram_id = ? AND active = 1", [telegram_id])
+    return str(row["name"]) if row else None
+
+
 def display_name(db: sqlite_utils.Database, actor: str | None) -> str:
     """The name the team knows: the account's name for a Telegram id an account carries, else the
     name in the actor (``web:1:Alice`` → Alice, ``terminal:bob`` → bob)."""

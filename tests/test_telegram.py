@@ -345,3 +345,17 @@ async def test_requesters_get_a_command_menu_and_an_acknowledgement_in_their_lan
     assert [c["command"] for c in menus[""].params["commands"]] == ["start", "aide", "oubli"]
     assert [c["command"] for c in menus["en"].params["commands"]] == ["start", "help", "oubli"]
     assert all(c.params["scope"] == {"type": "all_private_chats"} for c in menus.values())
+
+
+async def test_a_staff_account_names_its_telegram_holder_the_same_on_both_desks(tmp_path: Path,
+                                                                                  botapi: BotApiServer) -> None:
+    from bot import staff
+
+    async with running(tg_config(tmp_path, botapi)) as service:
+        staff.add(service.core.db, "Alice Martin", "alice@reseau.example", telegram_id=ALICE)
+        botapi.message(HOLDER, HOLDER, "comment adhérer au réseau ?")
+        draft_id, message_id, _ = await posted(botapi)
+        botapi.press(STAFF_CHAT, ALICE, message_id, f"g:{draft_id}:send", first_name="Ali")  # her Telegram name
+        await wait_for(lambda: any("Envoyé par Alice Martin" in str(c.params["text"])
+                                   for c in botapi.sent("editMessageText", message_id=message_id)))
+        assert service.core.review.get(draft_id).decided_by == f"telegram:{ALICE}:Alice Martin"

@@ -30,6 +30,7 @@ from ..errors import AlreadyDecided, GuichetError, NotFound, NotStaff, ReviewErr
 from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
+from ..staff import telegram_name
 from ..store import log_event, one
 from .telegram_card import (
     CHANNELS,
@@ -85,6 +86,10 @@ class StaffDesk:
         return dt.datetime.now(tz).strftime("%H:%M") + ("" if tz.key == self.network.timezone else f" {tz.key}")
 
     # --- who may act ------------------------------------------------------------------------
+
+    def _actor(self, user_id: int, first_name: str) -> str:
+        # Signed with the web desk account's name when the account carries this Telegram id.
+        return actor_for(user_id, telegram_name(self.db, user_id) or first_name)
 
     async def is_staff(self, bot: Bot, user_id: int) -> bool:
         actor = f"telegram:{user_id}"
@@ -256,7 +261,7 @@ class StaffDesk:
             return "Réservé à l'équipe du réseau.", True
         if post["state"] in ("stale", "replaced"):
             return "Cette version a été remplacée : utilisez la carte plus bas.", True
-        return await self._act(bot, post, draft_id, action, actor_for(user.id, user.first_name))
+        return await self._act(bot, post, draft_id, action, self._actor(user.id, user.first_name))
 
     async def _act(self, bot: Bot, post: dict[str, Any], draft_id: int, action: str, actor: str) -> tuple[str, bool]:
         view = self.review.get(draft_id)
@@ -332,7 +337,7 @@ class StaffDesk:
         if prompt["state"] != "open":
             say("Cette invite a déjà servi : appuyez de nouveau sur le bouton de la carte.")
             return
-        actor = actor_for(user.id, user.first_name)
+        actor = self._actor(user.id, user.first_name)
         try:
             done = self._use(prompt, actor, message.text or "")
         except AlreadyDecided as exc:
