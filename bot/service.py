@@ -138,7 +138,7 @@ class Service:
             core.entry_tables.append(desk.entries)
             self.telegram = TelegramChannel(cfg.telegram, cfg.network, core.intake, desk)
             transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None,
-                                                       self.telegram.posts.gate)
+                                                       self.telegram.posts.gate, core.db)
             core.intake.on_draft = lambda draft_id: desk.wake()
         self.web = None
         if cfg.web is not None:

@@ -168,7 +168,7 @@ async def test_rate_limit_retry_after_is_honoured(tmp_path: Path, botapi: BotApi
         waited = time.monotonic() - refused_at
         item = service.core.db["outbox"].get(1)
     assert waited >= 1.5, "retried before retry_after"
-    assert item["state"] == "sent" and item["attempts"] == 2
+    assert item["state"] == "sent" and item["attempts"] == 1  # a short wait is waited out by the same attempt
     assert len([t for t in to_holder(botapi) if "GIP" in t]) == 1
 
 
