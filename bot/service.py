@@ -177,7 +177,8 @@ class Service:
         else:
             log.info("no [imap] section: the mailbox is not read")
         if self.telegram is not None:
-            tasks.append(asyncio.create_task(self.telegram.run(self.stop), name="telegram"))
+            telegram = self.telegram
+            tasks.append(asyncio.create_task(self._supervised(lambda: telegram.run(self.stop)), name="telegram"))
         if self.web is not None:
             tasks.append(asyncio.create_task(self.web.run(self.stop), name="web"))
         log.info("guichet running (%s)", self.core.config.source)

@@ -34,6 +34,7 @@ from ..message import Attachment, Incoming
 from ..outbox import OutboxItem, record_parts
 from ..privacy import forget
 from ..render import telegram_parts
+from ..store import cannot_write
 from ..waiting import sleep_or_stop
 from .telegram_posts import Gate, retry_after_s
 
@@ -223,6 +224,10 @@ class TelegramChannel:
         self.app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE & written,
                                             self.edited))
         desk.attach(self.app)
+        self.app.add_error_handler(self._failed)
+        # The next getUpdates offset (what is confirmed to Telegram), kept when the part starts again.
+        self._offset: int | None = None
+        self._unstored: BaseException | None = None  # a handler's storage fault, for poll to raise
 
     @property
     def bot(self) -> object:
@@ -319,17 +324,42 @@ class TelegramChannel:
             raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll updates and deliver posts until ``stop`` is set."""
-        async with self.app:
-            await self.app.start()
-            delivering = asyncio.create_task(self.deliver(self.app.bot, stop))
+        """Start (waiting for the Bot API if it cannot be reached), then poll updates and deliver posts
+        until ``stop`` is set. A database that cannot be written stops both and is raised: the service
+        waits until it can and runs this again (updates not stored yet are not confirmed)."""
+        if not await self._connect(stop):
+            return
+        try:
+            parts = [asyncio.create_task(self.poll(stop), name="telegram updates"),
+                     asyncio.create_task(self.deliver(self.app.bot, stop), name="telegram posts")]
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
+            for part in parts:
+                part.cancel()  # one failed: the other stops too (it is started again with it)
+            await asyncio.gather(*parts, return_exceptions=True)
+            for part in done:
+                if error := part.exception():
+                    raise error
+        finally:
+            await self.app.stop()
+            await self.app.shutdown()
+
+    async def _connect(self, stop: asyncio.Event) -> bool:
+        """Initialize the bot (``getMe``) and start the Application; while the Bot API cannot be
+        reached, say so once and try again (1 s, 2 s … then every minute). False if stopped first."""
+        delay = 1.0
+        while not stop.is_set():
             try:
-                await self.poll(stop)
-            finally:
-                if not stop.is_set():
-                    delivering.cancel()  # polling failed: do not wait for a stop that may never come
-                await asyncio.gather(delivering, return_exceptions=True)
-                await self.app.stop()
+                await self.app.initialize()
+            except TelegramError as exc:
+                self.health.fault(type(exc).__name__, f"Telegram: cannot start ({type(exc).__name__}: {exc}); "
+                                                      "retrying, the other parts go on")
+                await sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            await self.app.start()
+            return True
+        await self.app.bot.shutdown()  # its HTTP clients, opened by a try that failed
+        return False
 
     async def deliver(self, bot: Bot, stop: asyncio.Event) -> None:
         """The posting loop: the staff desk's cards and every reply to requesters, until ``stop``.
@@ -354,6 +384,8 @@ class TelegramChannel:
                                              f"({self.posts.waiting()} post(s) waiting)")
                 continue
             except Exception as exc:  # Telegram faults, and any other: the loop must go on
+                if cannot_write(exc):
+                    raise  # the database's fault, not Telegram's: the service waits for it (see run)
                 if not isinstance(exc, TelegramError):
                     log.exception("posting loop")
                 health.fault(type(exc).__name__, f"Telegram: {type(exc).__name__}: {exc}; "
@@ -383,13 +415,13 @@ class TelegramChannel:
         """Long-poll getUpdates; an update is confirmed (the next offset) only once it was processed.
 
         Handlers store a message before anything else, and storing is idempotent, so an update
-        delivered again after a crash is harmless, and none is lost.
+        delivered again after a crash is harmless, and none is lost. A handler that could not store
+        (the database cannot be written) stops the loop before its update is confirmed.
         """
-        offset: int | None = None
         delay = 1.0
         while not stop.is_set():
             fetch = asyncio.ensure_future(self.app.bot.get_updates(
-                offset=offset, timeout=self.cfg.poll_timeout, allowed_updates=Update.ALL_TYPES))
+                offset=self._offset, timeout=self.cfg.poll_timeout, allowed_updates=Update.ALL_TYPES))
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait([fetch, stopped], return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
@@ -414,4 +446,19 @@ class TelegramChannel:
             self.health.ok()
             for update in updates:
                 await self.app.process_update(update)
-                offset = update.update_id + 1
+                if self._unstored is not None:
+                    error, self._unstored = self._unstored, None
+                    raise error  # before the offset moves on: Telegram hands this update again
+                self._offset = update.update_id + 1
+
+    async def _failed(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A handler's exception, which PTB's ``process_update`` hands here instead of raising it.
+
+        One the database caused (disk full, read-only) is kept for ``poll``, which raises it before
+        confirming the update; any other is logged, and the update confirmed: one faulty update must
+        not hold up every later one."""
+        error = context.error
+        if error is not None and cannot_write(error) is not None:
+            self._unstored = error
+            return
+        log.error("a Telegram update was not handled: %s", error, exc_info=error)
