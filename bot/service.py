@@ -16,7 +16,8 @@ from . import knowledge
 from .channels.imap import ImapReader, SentFolder
 from .channels.mailparse import parse_mail
 from .channels.smtp import MailTransport, send_message
-from .channels.telegram import TelegramChannel, TelegramTransport
+from .channels.telegram import TelegramChannel
+from .channels.telegram_answers import TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from bot.channels.telegram import TelegramTransport
+from bot.channels.telegram_answers import TelegramTransport
+from bot.channels.telegram_posts import Gate
 from bot.errors import TransientSendError, UncertainSendError
 from bot.outbox import OutboxItem, requeue
 from bot.render import telegram_parts
 from bot.service import Service
+from bot.store import open_db
 from tests.conftest import HOLDER, wait_for
 from tests.servers.botapi import TOKEN, BotApiServer, Where
 from tests.servers.dovecot import free_port
@@ -107,9 +109,9 @@ async def test_no_answer_to_part_one_is_uncertain_and_a_refused_connection_is_no
     botapi.cut("sendMessage", carried_out=True)  # Telegram delivered it, and the answer was lost on the way
     async with Bot(TOKEN, base_url=botapi.base_url) as bot:
         with pytest.raises(UncertainSendError, match="part 1 of 1"):
-            await TelegramTransport(lambda: bot).send(short, lambda: None)
+            await TelegramTransport(lambda: bot, Gate(), open_db(":memory:")).send(short, lambda: None)
     assert len([m for (chat, _), m in botapi.messages.items() if chat == HOLDER]) == 1
     # Nothing listens on this port: the connection is refused, so nothing can have left.
     nowhere = Bot(TOKEN, base_url=f"http://127.0.0.1:{free_port()}/bot")
     with pytest.raises(TransientSendError, match="unreachable"):
-        await TelegramTransport(lambda: nowhere).send(short, lambda: None)
+        await TelegramTransport(lambda: nowhere, Gate(), open_db(":memory:")).send(short, lambda: None)

@@ -3,9 +3,11 @@
 Handlers stay thin: they turn an update into ``Incoming`` for the core, or into a call on the
 review core (see ``bot.desks.telegram``). What the bot says back (acknowledgements, command
 replies) is written down first and sent by the one posting loop (``deliver``, see
-``bot.channels.telegram_posts``), which also posts the staff desk's cards. The Application is
-started and stopped by ``run`` inside the service's own event loop (not ``run_polling``, which
-would block the IMAP reader).
+``bot.channels.telegram_posts``), which also posts the staff desk's cards; approved answers leave
+through the outbox (``bot.channels.telegram_answers``). The Application is started and stopped by
+``run`` inside the service's own event loop (not ``run_polling``, which would block the IMAP
+reader), and started again after a fault (the Bot API unreachable at start, a database that cannot
+be written).
 """
 
 from __future__ import annotations
@@ -15,28 +17,23 @@ import datetime as dt
 import html
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import httpx
-import sqlite_utils
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Message, ReplyParameters, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Message, Update
+from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..config import NetworkConfig, TelegramConfig
-from ..errors import PermanentSendError, TransientSendError, UncertainSendError
+from ..errors import TransientSendError
 from ..health import Health
 from ..intake import Intake
 from ..matching.prepare import detect_language
 from ..message import Attachment, Incoming
-from ..outbox import OutboxItem, record_parts
 from ..privacy import forget
-from ..render import telegram_parts
 from ..store import cannot_write
 from ..waiting import sleep_or_stop
-from .telegram_posts import Gate, retry_after_s
+from .telegram_posts import retry_after_s
 
 if TYPE_CHECKING:
     from ..desks.telegram import StaffDesk
@@ -56,9 +53,6 @@ COMMANDS = {
          ("oubli", "Effacer mes messages")],
     "en": [("start", "What this bot does"), ("help", "Topics I can help with"), ("oubli", "Erase my messages")],
 }
-# A rate limit about to end is waited out by the outbox's Telegram transport rather than retried later
-# (not longer: the outbox sends one reply at a time, e-mail ones too).
-SHORT_WAIT = 5.0
 
 
 def build_application(cfg: TelegramConfig) -> Application:  # type: ignore[type-arg]
@@ -107,99 +101,6 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return [*parts, text] if text else parts
-
-
-def may_have_left(exc: TelegramError) -> bool:
-    """True when a call broke off with no answer from Telegram after the request went out (a read
-    timeout, a dropped connection): Telegram may have carried it out. An answer (429, 400, 5xx) and a
-    connection never made (refused, pool full) mean nothing left."""
-    cause = exc.__cause__
-    return isinstance(cause, httpx.HTTPError) and not isinstance(
-        cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-
-
-class TelegramTransport:
-    """The outbox's way of sending an approved answer to a Telegram user, at most once.
-
-    A long answer leaves as several messages (``telegram_parts``), each recorded as it leaves
-    (``record_parts``), so that an attempt never sends a part that left before. A 429 on a part is
-    waited out (through the ``Gate`` shared with the posting loop) and that part sent then; a wait
-    longer than ``wait_at_most`` is left to the outbox's next attempt, which goes on from that part.
-    A call with no answer (``may_have_left``) makes the reply uncertain, for staff to check.
-    """
-
-    channel = "telegram"
-
-    def __init__(self, bot_getter: Callable[[], object], gate: Gate | None = None,
-                 db: sqlite_utils.Database | None = None) -> None:
-        self._bot = bot_getter
-        # Shared with the posting loop: a 429 anywhere holds every chat.
-        self.gate = gate or Gate()
-        self.db = db  # where the parts that left are recorded; without it, only part 1 may be retried
-        self.wait_at_most = SHORT_WAIT
-
-    async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
-        parts = telegram_parts(item.body)  # the draft is Markdown; Telegram gets its HTML, cut where valid
-        if not parts:
-            raise PermanentSendError("the answer renders to nothing")
-        if item.parts_sent and item.parts_total != len(parts):
-            raise PermanentSendError(f"{item.parts_sent} of {item.parts_total} parts left before, and the answer "
-                                     f"is now cut in {len(parts)}: send the rest by hand")
-        await self._wait_gate(item.parts_sent, len(parts))
-        bot = self._bot()
-        chat_id = int(item.recipient)
-        reply_to = int(item.in_reply_to.split(":")[1]) if ":" in item.in_reply_to else None
-        first = item.first_part_id
-        commit()
-        for index in range(item.parts_sent, len(parts)):
-            if index > item.parts_sent:
-                await self._wait_gate(index, len(parts))
-            sent = await self._send_part(bot, chat_id, parts, index, reply_to if index == 0 else None)
-            if index == 0 or first is None:
-                first = sent
-            if self.db is not None:
-                record_parts(self.db, item.id, index + 1, len(parts), first)
-        return f"{chat_id}:{first}"
-
-    async def _wait_gate(self, index: int, total: int) -> None:
-        """Wait for the gate if it opens soon; else leave it to a later attempt (from part ``index``)."""
-        if wait := self.gate.remaining():
-            if wait > self.wait_at_most:
-                raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s before part {index + 1} of "
-                                         f"{total}", retry_after=wait)
-            await asyncio.sleep(wait)
-
-    async def _send_part(self, bot: Any, chat_id: int, parts: list[str], index: int, reply_to: int | None) -> int:
-        """Send part ``index``; its message id. Raises what the outbox makes of a fault."""
-        where = f"part {index + 1} of {len(parts)}"
-        # Without a database the parts that left are not recorded: a later attempt would repeat them.
-        resumable = index == 0 or self.db is not None
-        while True:
-            try:
-                message = await bot.send_message(
-                    chat_id=chat_id, text=parts[index], parse_mode="HTML",
-                    reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None)
-                return int(message.message_id)
-            except RetryAfter as exc:  # Telegram answered: the part did not leave
-                wait = retry_after_s(exc)
-                self.gate.hold(wait)
-                if wait > self.wait_at_most and resumable:
-                    raise TransientSendError(f"Telegram rate limit: {where}: {exc}", retry_after=wait) from exc
-                await asyncio.sleep(self.gate.remaining())
-            except (Forbidden, BadRequest, InvalidToken) as exc:
-                raise PermanentSendError(f"Telegram refused {where}: {exc}") from exc
-            except TelegramError as exc:
-                if may_have_left(exc):
-                    raise UncertainSendError(f"Telegram: no answer to {where}, it may have left: {exc}") from exc
-                if not resumable:
-                    raise UncertainSendError(f"Telegram unreachable at {where}, earlier parts left: {exc}") from exc
-                raise TransientSendError(f"Telegram unreachable: {where}: {exc}") from exc
-
-    async def reconcile(self, item: OutboxItem) -> bool:
-        return False  # the Bot API keeps no record we could look up
-
-    async def file_copy(self, item: OutboxItem) -> None:
-        return None
 
 
 class TelegramChannel:
