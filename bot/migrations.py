@@ -422,6 +422,14 @@ def m019_desk_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+def m023_outbox_parts(db: sqlite_utils.Database) -> None:
+    """A reply that leaves as several messages (a long Telegram answer): how many have left, of how
+    many, and the first one's message id, recorded as each leaves, so that a later attempt goes on
+    from the next part and never sends one twice."""
+    for column in ("parts_sent INTEGER NOT NULL DEFAULT 0", "parts_total INTEGER", "first_part_id INTEGER"):
+        db.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", m001_initial),
     ("002_conversations_and_desk", m002_conversations_and_desk),
@@ -439,4 +447,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("017_claims_and_notes", m017_claims_and_notes),
     ("018_message_search", m018_message_search),
     ("019_desk_indexes", m019_desk_indexes),
+    ("023_outbox_parts", m023_outbox_parts),
 ]

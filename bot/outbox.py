@@ -69,6 +69,11 @@ class OutboxItem:
     references: list[str]
     attempts: int
     draft_id: int = 0
+    # A reply that leaves as several messages (Telegram): how many have left already, of how many,
+    # and the first one's message id (see ``record_parts``).
+    parts_sent: int = 0
+    parts_total: int | None = None
+    first_part_id: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> OutboxItem:
@@ -76,7 +81,8 @@ class OutboxItem:
         return cls(id=row["id"], request_id=row["request_id"], channel=row["channel"], recipient=row["recipient"],
                    subject=row["subject"] or "", body=row["body"], out_message_id=row["out_message_id"],
                    in_reply_to=headers.get("in_reply_to", ""), references=headers.get("references", []),
-                   attempts=row["attempts"], draft_id=row["draft_id"])
+                   attempts=row["attempts"], draft_id=row["draft_id"], parts_sent=row.get("parts_sent") or 0,
+                   parts_total=row.get("parts_total"), first_part_id=row.get("first_part_id"))
 
 
 class Transport(Protocol):
@@ -242,6 +248,13 @@ class Outbox:
         log.info("reply sent: outbox %s, %s, request %s, draft %s%s", item.id, item.channel, item.request_id,
                  item.draft_id, " (proved by its copy in Sent)" if how == "reconciled" else "")
         self.health[item.channel].ok()
+
+
+def record_parts(db: sqlite_utils.Database, item_id: int, sent: int, total: int, first_part_id: int) -> None:
+    """A transport that sends an item as several messages records each one as it leaves (before the
+    next is sent): a later attempt, after a fault or a staff retry, goes on from the next part."""
+    db.execute("UPDATE outbox SET parts_sent = ?, parts_total = ?, first_part_id = ? "
+               "WHERE id = ? AND state = 'sending'", [sent, total, first_part_id, item_id])
 
 
 def requeue(db: sqlite_utils.Database, item_id: int, actor: str) -> None:

@@ -16,7 +16,8 @@ from . import knowledge
 from .channels.imap import ImapReader, SentFolder
 from .channels.mailparse import parse_mail
 from .channels.smtp import MailTransport, send_message
-from .channels.telegram import TelegramChannel, TelegramTransport
+from .channels.telegram import TelegramChannel
+from .channels.telegram_answers import TelegramTransport
 from .config import Config
 from .desks.telegram import StaffDesk
 from .draft import Drafter
@@ -138,7 +139,7 @@ class Service:
             core.entry_tables.append(desk.entries)
             self.telegram = TelegramChannel(cfg.telegram, cfg.network, core.intake, desk)
             transports["telegram"] = TelegramTransport(lambda: self.telegram.bot if self.telegram else None,
-                                                       self.telegram.posts.gate)
+                                                       self.telegram.posts.gate, core.db)
             core.intake.on_draft = lambda draft_id: desk.wake()
         self.web = None
         if cfg.web is not None:
@@ -177,7 +178,8 @@ class Service:
         else:
             log.info("no [imap] section: the mailbox is not read")
         if self.telegram is not None:
-            tasks.append(asyncio.create_task(self.telegram.run(self.stop), name="telegram"))
+            telegram = self.telegram
+            tasks.append(asyncio.create_task(self._supervised(lambda: telegram.run(self.stop)), name="telegram"))
         if self.web is not None:
             tasks.append(asyncio.create_task(self.web.run(self.stop), name="web"))
         log.info("guichet running (%s)", self.core.config.source)

@@ -12,11 +12,13 @@ from pathlib import Path
 from telegram import Bot
 
 from bot.channels.smtp import MailTransport, build_reply
-from bot.channels.telegram import TelegramTransport
+from bot.channels.telegram_answers import TelegramTransport
+from bot.channels.telegram_posts import Gate
 from bot.config import NetworkConfig
 from bot.draft import reply_references, trim_references
 from bot.outbox import Outbox, OutboxItem
 from bot.service import Core
+from bot.store import open_db
 from tests.conftest import HOLDER, make_config
 from tests.mails import mail
 from tests.servers.botapi import TOKEN, BotApiServer, check_text
@@ -139,7 +141,7 @@ async def test_telegram_answer_is_valid_html_in_parts(botapi: BotApiServer) -> N
     item = OutboxItem(id=1, request_id=1, channel="telegram", recipient=str(HOLDER), subject="", body=body,
                       out_message_id="", in_reply_to=f"{HOLDER}:77", references=[], attempts=0)
     async with Bot(TOKEN, base_url=botapi.base_url) as bot:
-        sent_id = await TelegramTransport(lambda: bot).send(item, lambda: None)
+        sent_id = await TelegramTransport(lambda: bot, Gate(), open_db(":memory:")).send(item, lambda: None)
     calls = [c for c in botapi.calls if c.method == "sendMessage"]
     assert len(calls) > 1 and all(c.status == 200 for c in calls)  # the server would have said 400 otherwise
     assert all(c.params["parse_mode"] == "HTML" for c in calls)

@@ -97,3 +97,43 @@ async def test_a_card_posted_just_before_a_kill_is_found_again_not_posted_twice(
     live = [key for key, message in botapi.messages.items()
             if key[0] == STAFF_CHAT and "inline_keyboard" in message.markup]
     assert live == [(STAFF_CHAT, first)]  # the decided card has no buttons left, and no copy is left anywhere
+
+
+async def test_a_kill_between_the_parts_of_an_answer_never_repeats_a_part(tmp_path: Path,
+                                                                         botapi: BotApiServer) -> None:
+    from bot.outbox import requeue
+    from tests.test_telegram_delivery import ANSWER, part, received
+
+    config = make_config(tmp_path, extra=telegram_section(botapi))
+    database = config.storage.database
+    desk = Core.build(config)  # a desk beside the service, as `guichet drafts approve` is
+    log = tmp_path / "service.log"
+    process = start(config.source, log)
+
+    def kill(params: dict[str, object]) -> bool:
+        """Part 2's call: the service dies as it sends it (it never reaches Telegram)."""
+        if not part("B")(params):
+            return False
+        os.kill(process.pid, signal.SIGKILL)
+        return True
+
+    botapi.cut("sendMessage", carried_out=False, where=kill)
+    botapi.message(HOLDER, HOLDER, "comment faire un service civique ?")
+    await wait_for(lambda: staff_posts(botapi), timeout=30)
+    draft = int(staff_posts(botapi)[0].params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split(":")[1])
+    outbox_id = desk.review.approve(draft, "terminal:alice", text=ANSWER)
+    await ended(process)
+    assert [received(botapi, name) for name in "ABC"] == [1, 0, 0]
+    process = start(config.source, log)
+    try:
+        # Restarted: part 2 may have left as far as the service knows, so the answer waits for staff.
+        await wait_for(lambda: query(database, f"SELECT state, parts_sent FROM outbox WHERE id = {outbox_id}")
+                       == [("uncertain", 1)], timeout=30)
+        requeue(desk.db, outbox_id, "terminal:alice")  # staff checked: part 2 never arrived
+        await wait_for(lambda: query(database, f"SELECT state FROM outbox WHERE id = {outbox_id}") == [("sent",)],
+                       timeout=15)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await ended(process)
+    assert process.returncode == 0, log.read_text()[-3000:]
+    assert [received(botapi, name) for name in "ABC"] == [1, 1, 1]

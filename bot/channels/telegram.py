@@ -3,9 +3,11 @@
 Handlers stay thin: they turn an update into ``Incoming`` for the core, or into a call on the
 review core (see ``bot.desks.telegram``). What the bot says back (acknowledgements, command
 replies) is written down first and sent by the one posting loop (``deliver``, see
-``bot.channels.telegram_posts``), which also posts the staff desk's cards. The Application is
-started and stopped by ``run`` inside the service's own event loop (not ``run_polling``, which
-would block the IMAP reader).
+``bot.channels.telegram_posts``), which also posts the staff desk's cards; approved answers leave
+through the outbox (``bot.channels.telegram_answers``). The Application is started and stopped by
+``run`` inside the service's own event loop (not ``run_polling``, which would block the IMAP
+reader), and started again after a fault (the Bot API unreachable at start, a database that cannot
+be written).
 """
 
 from __future__ import annotations
@@ -15,25 +17,23 @@ import datetime as dt
 import html
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Message, ReplyParameters, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Message, Update
+from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..config import NetworkConfig, TelegramConfig
-from ..errors import PermanentSendError, TransientSendError
+from ..errors import TransientSendError
 from ..health import Health
 from ..intake import Intake
 from ..matching.prepare import detect_language
 from ..message import Attachment, Incoming
-from ..outbox import OutboxItem
 from ..privacy import forget
-from ..render import telegram_parts
+from ..store import cannot_write
 from ..waiting import sleep_or_stop
-from .telegram_posts import Gate, retry_after_s
+from .telegram_posts import retry_after_s
 
 if TYPE_CHECKING:
     from ..desks.telegram import StaffDesk
@@ -53,8 +53,6 @@ COMMANDS = {
          ("oubli", "Effacer mes messages")],
     "en": [("start", "What this bot does"), ("help", "Topics I can help with"), ("oubli", "Erase my messages")],
 }
-# A rate limit about to end is waited out by the outbox's Telegram transport rather than retried later.
-SHORT_WAIT = 5.0
 
 
 def build_application(cfg: TelegramConfig) -> Application:  # type: ignore[type-arg]
@@ -105,50 +103,6 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return [*parts, text] if text else parts
 
 
-class TelegramTransport:
-    """The outbox's way of sending an approved answer to a Telegram user."""
-
-    channel = "telegram"
-
-    def __init__(self, bot_getter: Callable[[], object], gate: Gate | None = None) -> None:
-        self._bot = bot_getter
-        # Shared with the posting loop: a 429 anywhere holds every chat.
-        self.gate = gate or Gate()
-
-    async def send(self, item: OutboxItem, commit: Callable[[], None]) -> str:
-        if wait := self.gate.remaining():
-            if wait > SHORT_WAIT:
-                raise TransientSendError(f"Telegram rate limit: waiting {wait:.0f}s", retry_after=wait)
-            await asyncio.sleep(wait)  # the item was due about when the gate opens: no need for another round
-        bot = self._bot()
-        chat_id = int(item.recipient)
-        reply_to = int(item.in_reply_to.split(":")[1]) if ":" in item.in_reply_to else None
-        parts = telegram_parts(item.body)  # the draft is Markdown; Telegram gets its HTML, cut where valid
-        if not parts:
-            raise PermanentSendError("the answer renders to nothing")
-        commit()
-        try:
-            first = await bot.send_message(  # type: ignore[attr-defined]
-                chat_id=chat_id, text=parts[0], parse_mode="HTML",
-                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None)
-            for part in parts[1:]:
-                await bot.send_message(chat_id=chat_id, text=part, parse_mode="HTML")  # type: ignore[attr-defined]
-        except RetryAfter as exc:
-            self.gate.hold(retry_after_s(exc))
-            raise TransientSendError(f"Telegram rate limit: {exc}", retry_after=retry_after_s(exc)) from exc
-        except (Forbidden, BadRequest, InvalidToken) as exc:
-            raise PermanentSendError(f"Telegram refused: {exc}") from exc
-        except (NetworkError, TelegramError) as exc:
-            raise TransientSendError(f"Telegram unreachable: {exc}") from exc
-        return f"{chat_id}:{first.message_id}"
-
-    async def reconcile(self, item: OutboxItem) -> bool:
-        return False  # the Bot API keeps no record we could look up
-
-    async def file_copy(self, item: OutboxItem) -> None:
-        return None
-
-
 class TelegramChannel:
     """The bot: project holders in private chats, staff in the staff chat (``StaffDesk``)."""
 
@@ -171,6 +125,10 @@ class TelegramChannel:
         self.app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE & written,
                                             self.edited))
         desk.attach(self.app)
+        self.app.add_error_handler(self._failed)
+        # The next getUpdates offset (what is confirmed to Telegram), kept when the part starts again.
+        self._offset: int | None = None
+        self._unstored: BaseException | None = None  # a handler's storage fault, for poll to raise
 
     @property
     def bot(self) -> object:
@@ -267,17 +225,42 @@ class TelegramChannel:
             raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll updates and deliver posts until ``stop`` is set."""
-        async with self.app:
-            await self.app.start()
-            delivering = asyncio.create_task(self.deliver(self.app.bot, stop))
+        """Start (waiting for the Bot API if it cannot be reached), then poll updates and deliver posts
+        until ``stop`` is set. A database that cannot be written stops both and is raised: the service
+        waits until it can and runs this again (updates not stored yet are not confirmed)."""
+        if not await self._connect(stop):
+            return
+        try:
+            parts = [asyncio.create_task(self.poll(stop), name="telegram updates"),
+                     asyncio.create_task(self.deliver(self.app.bot, stop), name="telegram posts")]
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
+            for part in parts:
+                part.cancel()  # one failed: the other stops too (it is started again with it)
+            await asyncio.gather(*parts, return_exceptions=True)
+            for part in done:
+                if error := part.exception():
+                    raise error
+        finally:
+            await self.app.stop()
+            await self.app.shutdown()
+
+    async def _connect(self, stop: asyncio.Event) -> bool:
+        """Initialize the bot (``getMe``) and start the Application; while the Bot API cannot be
+        reached, say so once and try again (1 s, 2 s … then every minute). False if stopped first."""
+        delay = 1.0
+        while not stop.is_set():
             try:
-                await self.poll(stop)
-            finally:
-                if not stop.is_set():
-                    delivering.cancel()  # polling failed: do not wait for a stop that may never come
-                await asyncio.gather(delivering, return_exceptions=True)
-                await self.app.stop()
+                await self.app.initialize()
+            except TelegramError as exc:
+                self.health.fault(type(exc).__name__, f"Telegram: cannot start ({type(exc).__name__}: {exc}); "
+                                                      "retrying, the other parts go on")
+                await sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 60.0)
+                continue
+            await self.app.start()
+            return True
+        await self.app.bot.shutdown()  # its HTTP clients, opened by a try that failed
+        return False
 
     async def deliver(self, bot: Bot, stop: asyncio.Event) -> None:
         """The posting loop: the staff desk's cards and every reply to requesters, until ``stop``.
@@ -302,6 +285,8 @@ class TelegramChannel:
                                              f"({self.posts.waiting()} post(s) waiting)")
                 continue
             except Exception as exc:  # Telegram faults, and any other: the loop must go on
+                if cannot_write(exc):
+                    raise  # the database's fault, not Telegram's: the service waits for it (see run)
                 if not isinstance(exc, TelegramError):
                     log.exception("posting loop")
                 health.fault(type(exc).__name__, f"Telegram: {type(exc).__name__}: {exc}; "
@@ -331,13 +316,13 @@ class TelegramChannel:
         """Long-poll getUpdates; an update is confirmed (the next offset) only once it was processed.
 
         Handlers store a message before anything else, and storing is idempotent, so an update
-        delivered again after a crash is harmless, and none is lost.
+        delivered again after a crash is harmless, and none is lost. A handler that could not store
+        (the database cannot be written) stops the loop before its update is confirmed.
         """
-        offset: int | None = None
         delay = 1.0
         while not stop.is_set():
             fetch = asyncio.ensure_future(self.app.bot.get_updates(
-                offset=offset, timeout=self.cfg.poll_timeout, allowed_updates=Update.ALL_TYPES))
+                offset=self._offset, timeout=self.cfg.poll_timeout, allowed_updates=Update.ALL_TYPES))
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait([fetch, stopped], return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
@@ -362,4 +347,19 @@ class TelegramChannel:
             self.health.ok()
             for update in updates:
                 await self.app.process_update(update)
-                offset = update.update_id + 1
+                if self._unstored is not None:
+                    error, self._unstored = self._unstored, None
+                    raise error  # before the offset moves on: Telegram hands this update again
+                self._offset = update.update_id + 1
+
+    async def _failed(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A handler's exception, which PTB's ``process_update`` hands here instead of raising it.
+
+        One the database caused (disk full, read-only) is kept for ``poll``, which raises it before
+        confirming the update; any other is logged, and the update confirmed: one faulty update must
+        not hold up every later one."""
+        error = context.error
+        if error is not None and cannot_write(error) is not None:
+            self._unstored = error
+            return
+        log.error("a Telegram update was not handled: %s", error, exc_info=error)

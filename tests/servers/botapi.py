@@ -1,7 +1,9 @@
 """A Telegram Bot API server on loopback (aiohttp), for python-telegram-bot to talk HTTP to.
 
 It serves the methods Guichet uses, records every call, queues injected updates for
-getUpdates long polling, and can be told to fail a method (429 with retry_after, 5xx).
+getUpdates long polling, and can be told to fail a method (429 with retry_after, 5xx), or to cut
+the connection without answering, before or after carrying the call out (``cut``): a network
+error the client cannot tell from a message that left.
 It keeps the messages of each chat as Telegram does, so that it refuses what Telegram refuses,
 with the real API's 400 descriptions: HTML it cannot parse (``check_text``), an empty text or
 one over 4,096 characters, an edit of someone else's message, of a message that does not exist,
@@ -32,6 +34,10 @@ HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
              "code", "pre", "blockquote"}
 _TAG = re.compile(r"""<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:=(?:"[^"]*"|'[^']*'|[^\s>]+))?)*)\s*>""")
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
+# Not HTTP statuses: a connection cut before the call is carried out, or after.
+CUT, CUT_AFTER = -1, -2
+# Which calls of a method a failure is for, by their parameters.
+Where = Callable[[dict[str, Any]], bool]
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
 
@@ -118,7 +124,8 @@ class BotApiServer:
 
     port: int = field(default_factory=free_port)
     calls: list[Call] = field(default_factory=list)
-    failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # method → what its next matching calls meet: (HTTP status or CUT/CUT_AFTER, parameters, which calls).
+    failures: dict[str, list[tuple[int, dict[str, Any], Where | None]]] = field(default_factory=dict)
     chat_members: dict[tuple[int, int], str] = field(default_factory=dict)
     known_chats: dict[int, str] = field(default_factory=dict)
     _updates: list[dict[str, Any]] = field(default_factory=list)
@@ -133,6 +140,7 @@ class BotApiServer:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     _closing: bool = False
+    last_update_id: int = 0
 
     @property
     def base_url(self) -> str:
@@ -155,12 +163,19 @@ class BotApiServer:
 
     # --- what tests use -------------------------------------------------------------------------
 
-    def fail(self, method: str, status: int, **parameters: Any) -> None:
-        """Make the next call of ``method`` fail (e.g. ``fail("sendMessage", 429, retry_after=1)``)."""
-        self.failures.setdefault(method, []).append((status, parameters))
+    def fail(self, method: str, status: int, *, where: Where | None = None, **parameters: Any) -> None:
+        """Make the next call of ``method`` fail (e.g. ``fail("sendMessage", 429, retry_after=1)``); with
+        ``where``, the next call whose parameters it accepts."""
+        self.failures.setdefault(method, []).append((status, parameters, where))
+
+    def cut(self, method: str, *, carried_out: bool, where: Where | None = None) -> None:
+        """Cut the connection of the next (matching) call of ``method`` without answering: before it is
+        carried out (nothing happened) or after (a message sent all the same); the client sees the same."""
+        self.fail(method, CUT_AFTER if carried_out else CUT, where=where)
 
     def inject(self, update: dict[str, Any]) -> int:
         update_id = next(self._next_update)
+        self.last_update_id = update_id
         self._updates.append({"update_id": update_id, **update})
         self._wake.set()
         return update_id
@@ -238,9 +253,19 @@ class BotApiServer:
         self.calls.append(call)
         if request.match_info["token"] != TOKEN:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
-        pending = self.failures.get(method)
-        if pending:
-            status, parameters = pending.pop(0)
+        pending = self.failures.get(method, [])
+        failure = next((f for f in pending if f[2] is None or f[2](params)), None)
+        if failure is not None:
+            pending.remove(failure)
+            status, parameters, _ = failure
+            if status == CUT_AFTER:
+                handler = getattr(self, f"_m_{method}")
+                call.result = await handler(params)
+            if status in (CUT, CUT_AFTER):
+                call.status = status
+                assert request.transport is not None
+                request.transport.close()  # no answer: the client sees a dropped connection
+                return web.Response()
             body: dict[str, Any] = {"ok": False, "error_code": status, "description": f"Injected {status}"}
             if parameters:
                 body["parameters"] = parameters
