@@ -157,6 +157,15 @@ def test_our_own_questions_meet_the_quality_targets(matcher: Matcher) -> None:
     assert figures["confidently_wrong"] <= 0.04
 
 
+def test_eval_reads_each_line_on_its_channel(matcher: Matcher) -> None:
+    # guichet eval and guichet match --jsonl must agree: a chat message with a subject line is still chat.
+    row = {"id": 1, "channel": "telegram", "subject": "Question", "expected": "info-contact",
+           "text": "on voudrait partir 15 jours cet ete faire du benevolat en afrique, vous conseillez quoi ?"}
+    chat = matcher.match(row["text"], row["subject"], "telegram")
+    assert chat.confidence != matcher.match(row["text"], row["subject"]).confidence
+    assert evaluate(matcher, [row]).misses[0]["confidence"] == chat.confidence
+
+
 @pytest.mark.parametrize("text", [
     "Bien reçu, merci. Nous étudions votre proposition et revenons vers vous la semaine prochaine.",
     "Bonjour, notre cabinet accompagne les associations dans leur stratégie digitale : refonte de site, "

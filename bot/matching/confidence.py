@@ -36,8 +36,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (4.92, -3.11, 0.31, -2.91, 9.07, 0.49, 0.89, 15.00, 6.00, -0.20, 1.03),
-    "lexical": (9.54, 2.90, 0.79, -6.04, 10.44, 0.00, 0.00, 0.00, 6.00, 0.41, 0.27),
+    "semantic": (2.82, 0.88, 1.14, -4.41, 7.51, 0.29, 1.06, 15.00, 6.00, 1.13, -0.48),
+    "lexical": (7.43, 6.62, 1.31, -7.60, 9.73, 0.00, 0.00, 0.00, 6.00, 1.29, -0.92),
 }
 
 
