@@ -17,7 +17,7 @@ from bot.health import status
 from bot.matching import Matcher, load_synonyms
 from bot.matching.embed import Embedder
 from bot.matching.evaluate import evaluate, read_jsonl
-from bot.matching.prepare import detect_language, fold, split_questions, stem, tokens
+from bot.matching.prepare import detect_language, fold, pairs, split_questions, stem, tokens
 from bot.service import Core, Service
 from tests.conftest import make_config
 from tests.mails import mail
@@ -51,6 +51,11 @@ def test_compounds_stay_one_word(written: str) -> None:
                 "mail": "courriel", "hors": "horssujet"}
     expected = next(word for hint, word in compound.items() if hint in written.lower())
     assert stem(expected) in tokens(written)
+
+
+def test_a_name_of_two_words_is_one_pair_however_it_is_written() -> None:
+    assert pairs("le Pass'Monde") == pairs("PASS MONDE") == tokens("passmonde") == ["passmond"]
+    assert pairs("un fonds pour le Porte-Monde") == ["fondsport", "portemond"]
 
 
 def test_departement_is_not_departure() -> None:

@@ -23,9 +23,10 @@ FEATURES = (
     "cosine_gap",         # best cosine to the key's curated texts, minus the best over all keys
     "classifier",         # log-probability the classifier gives the key
     "learned_near",       # from 0 to 1 as the message becomes the same as one staff labelled with the key
-    "learned_words",      # share of the message's words no curated text has that its labelled messages have
+    "learned_words",      # share of the message's words and pairs no curated text has that its labelled messages have
     "out_of_scope",       # 1 for an out-of-scope family (a prior for abstaining)
     "out_of_scope_chat",  # the same, on chat (Telegram) messages: short and informal, calibrated apart
+    "learned_words_found",  # 0.5 for each of those words or pairs, up to 1 (a name and its pair say as much as five)
 )
 # Cosines from which a labelled message counts as the same one again (a monthly newsletter, a
 # sender writing twice, a template): from NEAR_FROM (nothing) to NEAR_TO (certain). Below, e5
@@ -36,8 +37,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (2.82, 0.88, 1.14, -4.41, 7.51, 0.29, 1.06, 15.00, 6.00, 1.13, -0.48),
-    "lexical": (7.43, 6.62, 1.31, -7.60, 9.73, 0.00, 0.00, 0.00, 6.00, 1.29, -0.92),
+    "semantic": (3.66, 0.56, 1.07, -4.79, 8.14, 0.31, 1.10, 15.00, 4.21, 0.97, -0.20, 9.45),
+    "lexical": (7.83, 5.88, 1.20, -7.30, 10.22, 0.00, 0.00, 0.00, 3.40, 1.19, -0.72, 11.18),
 }
 
 
