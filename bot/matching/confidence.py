@@ -37,8 +37,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (3.66, 0.56, 1.07, -4.79, 8.14, 0.31, 1.10, 15.00, 4.21, 0.97, -0.20, 9.45),
-    "lexical": (7.83, 5.88, 1.20, -7.30, 10.22, 0.00, 0.00, 0.00, 3.40, 1.19, -0.72, 11.18),
+    "semantic": (3.32, 0.84, 1.03, -4.93, 8.23, 0.60, 1.09, 15.00, 4.31, 1.00, -0.17, 9.49),
+    "lexical": (7.46, 6.36, 1.05, -7.77, 10.91, 0.00, 0.00, 0.00, 3.50, 1.23, -0.72, 11.20),
 }
 
 
