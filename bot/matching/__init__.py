@@ -331,7 +331,10 @@ class Matcher:
         for number, (text, subject) in enumerate(messages):
             chat = channel == "telegram" if channel else not subject
             x = np.zeros((len(state.keys), len(confidence.FEATURES)))
-            query, unknown = self._known(state.index, tokens(f"{subject}\n{text}"[:MAX_CHARS], self.synonyms))
+            written = f"{subject}\n{text}"[:MAX_CHARS]
+            words = tokens(written, self.synonyms)
+            query = [fixed for fixed in map(state.index.correct, words) if fixed]
+            unknown = len(words) - len(query)  # words no entry knows: a message about something else
             joined = " ".join(query)
             for doc, score in state.index.score(query):
                 x[doc, 0] = score / (score + LEXICAL_HALF)
@@ -341,8 +344,7 @@ class Matcher:
             blend = 0.7 * x[:, 0] + 0.3 * x[:, 1]
             first, second = np.sort(blend)[::-1][:2] if len(blend) > 1 else (blend.max(), 0.0)
             x[:, 4] = blend - np.where(blend == first, second, first)
-            new_words = (_new_words(state, f"{subject}\n{text}"[:MAX_CHARS], self.synonyms)
-                         if state.learned_words else frozenset())
+            new_words = _new_words(state, written, self.synonyms, words) if state.learned_words else frozenset()
             for word in new_words:
                 for owner in state.learned_words.get(word, ()):
                     x[owner, 8] += 1 / len(new_words)
@@ -356,11 +358,6 @@ class Matcher:
             x[:, 10] = state.out_of_scope * chat
             out.append(Evidence(state.keys, x, state.out_of_scope))
         return out
-
-    def _known(self, index: Index, words: list[str]) -> tuple[list[str], int]:
-        """The message's words the entries know (typos corrected), and how many they do not."""
-        known = [fixed for fixed in map(index.correct, words) if fixed]
-        return known, len(words) - len(known)
 
     def _weights(self, state: _State) -> tuple[float, ...]:
         return confidence.WEIGHTS["semantic" if state.semantic is not None else "lexical"]
@@ -415,9 +412,9 @@ def _curated_texts(state: _State) -> Iterable[str]:
         yield from (*family.questions, " ".join(family.keywords))
 
 
-def _new_words(state: _State, text: str, synonyms: Synonyms) -> frozenset[str]:
-    """The words of ``text`` no curated text has (nor a typo of one), and its pairs of adjacent
-    words none has together."""
+def _new_words(state: _State, text: str, synonyms: Synonyms, words: list[str] | None = None) -> frozenset[str]:
+    """The words of ``text`` (``words``: its tokens, when known) no curated text has (nor a typo of
+    one), and its pairs of adjacent words none has together."""
     curated = state.pairs or frozenset()
-    return frozenset({w for w in tokens(text, synonyms) if state.index.correct(w) is None}
+    return frozenset({w for w in (tokens(text, synonyms) if words is None else words) if state.index.correct(w) is None}
                      | {pair for pair in pairs(text) if pair not in curated and pair not in state.index.idf})
