@@ -2,9 +2,10 @@
 
 Usage: python bench/learning.py [FILE.jsonl ...]  (the last line is a JSON object of the figures)
 
-Without arguments: the project's stream (tests/data/stream.jsonl, replayed in the order its
-messages arrived, then in three shuffles) and its question sets (shuffled only: their order
-means nothing), plus ../shared/eval/dev.jsonl when it is there. The first half is matched and
+Without arguments: the project's streams (tests/data/stream.jsonl, tuned on, and
+tests/data/unseen-3.jsonl, written after the last change; replayed in the order their messages
+arrived, then in three shuffles) and its question sets (shuffled only: their order means
+nothing), plus ../shared/eval/dev.jsonl when it is there. The first half is matched and
 learned as if staff had decided each message (its expected entry, or "Ignorer" for null); the
 second half is then measured with those learned examples, and without, by the same matcher.
 """
@@ -28,14 +29,15 @@ from bot.matching.learning import learned_text  # noqa: E402
 KB = ROOT / "knowledge"
 DATA = ROOT / "tests" / "data"
 SEEDS = (1, 2, 3)
-STREAMS = ("stream",)  # files whose order is the order messages arrived
+STREAMS = ("stream", "unseen-3")  # files whose order is the order messages arrived
 FIGURES = ("top1_accuracy", "null_recall", "confidently_wrong")
 
 
 def sets(paths: list[str]) -> dict[str, list[dict[str, Any]]]:
     if paths:
         return {Path(p).stem: read_jsonl(p) for p in paths}
-    found = {name: read_jsonl(DATA / f"{name}.jsonl") for name in ("stream", "questions", "unseen", "unseen-2")}
+    found = {name: read_jsonl(DATA / f"{name}.jsonl")
+             for name in ("stream", "unseen-3", "questions", "unseen", "unseen-2")}
     dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
     if dev.exists():
         found["dev"] = read_jsonl(dev)
