@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz
 
 from bot import knowledge
 from bot.channels.mailparse import parse_mail
-from bot.config import Config, StorageConfig
+from bot.config import REPO_ROOT, Config, StorageConfig
 from bot.doctor import run_checks
 from bot.health import status
 from bot.matching import Matcher, load_synonyms
@@ -21,6 +24,9 @@ from bot.matching.prepare import detect_language, fold, pairs, split_questions, 
 from bot.service import Core, Service
 from tests.conftest import make_config
 from tests.mails import mail
+
+LABELLED = sorted((REPO_ROOT / "tests" / "data").glob("*.jsonl"))
+DEV = REPO_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +175,30 @@ def test_eval_reads_each_line_on_its_channel(matcher: Matcher) -> None:
     chat = matcher.match(row["text"], row["subject"], "telegram")
     assert chat.confidence != matcher.match(row["text"], row["subject"]).confidence
     assert evaluate(matcher, [row]).misses[0]["confidence"] == chat.confidence
+
+
+def test_our_labelled_files_name_entries_of_the_base(matcher: Matcher) -> None:
+    slugs = {e.slug for e in matcher.entries}
+    assert {p.stem for p in LABELLED} >= {"questions", "unseen", "unseen-2", "stream", "unseen-3"}
+    for path in LABELLED:
+        rows = read_jsonl(path)
+        assert len({r["id"] for r in rows}) == len(rows), path
+        assert all(r["text"].strip() and (r.get("expected") is None or r["expected"] in slugs) for r in rows), path
+
+
+def test_no_sentence_of_the_evaluation_set_is_in_our_labelled_files() -> None:
+    # The shared set measures the matcher; our own files must not borrow from it, even by chance.
+    if not DEV.exists():
+        pytest.skip("no evaluation set beside the project")
+
+    def sentences(path: Path) -> list[str]:
+        return [s.lower() for line in path.read_text(encoding="utf-8").splitlines()
+                for s in re.split(r"(?<=[.?!])\s+|\n+", json.loads(line)["text"]) if len(s) > 20]
+
+    theirs = sentences(DEV)
+    too_close = [(path.name, ours) for path in LABELLED for ours in sentences(path) for s in theirs
+                 if fuzz.ratio(ours, s) >= 80 or fuzz.token_sort_ratio(ours, s) >= 80]
+    assert not too_close
 
 
 @pytest.mark.parametrize("text", [

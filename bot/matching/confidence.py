@@ -37,8 +37,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (3.32, 0.84, 1.03, -4.93, 8.23, 0.60, 1.09, 15.00, 4.31, 1.00, -0.17, 9.49),
-    "lexical": (7.46, 6.36, 1.05, -7.77, 10.91, 0.00, 0.00, 0.00, 3.50, 1.23, -0.72, 11.20),
+    "semantic": (3.28, 0.83, 1.08, -4.91, 8.19, 0.55, 1.10, 15.00, 4.31, 0.99, -0.17, 9.49),
+    "lexical": (7.37, 6.40, 1.21, -7.73, 10.76, 0.00, 0.00, 0.00, 3.51, 1.22, -0.73, 11.17),
 }
 
 
