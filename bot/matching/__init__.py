@@ -8,7 +8,9 @@ One flow: evidence → features → calibrated confidence.
 - **semantic**: a sentence embedder (``embed.py``, multilingual-e5-small by default) gives the
   cosine to each entry's texts and a classifier's probability (``semantic.py``);
 - **learned**: messages staff labelled (a draft sent as drafted, another entry chosen, "Ignorer")
-  are remembered, both ways, weighted by the calibration below the curated questions;
+  are remembered: the words and pairs of words they share that no curated text has (a scheme the
+  base does not name, a local partner, a sender's name), and their vectors (a message sent again),
+  weighted by the calibration below the curated questions;
 - ``confidence.py`` turns the features of every key into one probability per key.
 
 Out-of-scope families (thanks, invoices, newsletters, job applications…) from
@@ -34,7 +36,7 @@ from ..knowledge import Entry, OutOfScope, read_out_of_scope, read_synonyms
 from . import confidence
 from .embed import Embedder, Vectors, load_embedder
 from .index import Document, Index
-from .prepare import Synonyms, detect_language, split_questions, tokens
+from .prepare import Synonyms, detect_language, pairs, split_questions, tokens
 from .semantic import Memory, Semantic
 from .semantic import build as build_semantic
 from .vectors import SHIPPED, VectorCache
@@ -52,6 +54,9 @@ _RECENT_QUERIES = 512
 EMBED_CHARS = 300
 CACHE_FOLDER = "guichet-cache"
 LEARNED_WORD_SUPPORT = 2
+# What the words of a labelled message are read from: more than the semantic side reads (a scheme's
+# name may come after the greeting and the presentation), not a whole mail and its signature.
+LEARNED_CHARS = 1000
 
 Floats = npt.NDArray[np.float64]
 
@@ -102,8 +107,11 @@ class _State:
     index: Index
     semantic: Semantic | None
     learned: tuple[Learned, ...]
-    learned_words: dict[str, frozenset[int]]  # a word no curated text has -> the keys whose learned messages have it
+    learned_words: dict[str, frozenset[int]]  # a word or pair no curated text has -> keys its labelled messages back
     out_of_scope: npt.NDArray[np.bool_]
+    # Every two adjacent words of the curated texts, as ``prepare.pairs`` writes them; computed when
+    # something is first learned (a base of 5,000 entries and no staff decision yet need none).
+    pairs: frozenset[str] | None = None
 
 
 def cache_dir(configured: str, database: str) -> Path | None:
@@ -151,6 +159,7 @@ class Matcher:
         self._recent: OrderedDict[str, Vectors] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._write = threading.Lock()
+        self._prepared: dict[str, frozenset[str]] = {}
         self._state = self._build(tuple(entries), tuple(out_of_scope or ()), ())
         self.save()
 
@@ -206,15 +215,21 @@ class Matcher:
         number = {k: i for i, k in enumerate(state.keys)}
         kept = [x for x in learned if (x.slug or LEARNED_OUT_OF_SCOPE) in number]
         owners = np.array([number[x.slug or LEARNED_OUT_OF_SCOPE] for x in kept], dtype=np.int64)
-        # The words of labelled messages that no curated text has (a scheme the base does not name, the
-        # vocabulary of a new kind of request), kept apart and never used to correct typos. A word counts
-        # for a key once two of its messages use it, and more of them than of any other key's: one
-        # message's "Amérique" says nothing about the next one's.
+        if kept and state.pairs is None:
+            state = replace(state, pairs=frozenset(pair for text in _curated_texts(state) for pair in pairs(text)))
+        # Each labelled message's words are prepared once: every update goes through all of them again.
+        prepared = [self._prepared.get(x.text) or _new_words(state, x.text[:LEARNED_CHARS], self.synonyms)
+                    for x in kept]
+        self._prepared = dict(zip((x.text for x in kept), prepared, strict=True))
+        # The words and pairs of words of labelled messages that no curated text has (a scheme the base
+        # does not name, "Pass'Monde"; a local partner; the vocabulary of a new kind of request), kept
+        # apart and never used to correct typos. One counts for a key once two of its messages use it,
+        # and more of them than of any other key's: one message's "Amérique" says nothing about the
+        # next one's.
         seen: dict[str, Counter[int]] = {}
-        for owner, example in zip(owners.tolist(), kept, strict=True):
-            for word in set(tokens(example.text[:EMBED_CHARS], self.synonyms)):
-                if state.index.correct(word) is None:
-                    seen.setdefault(word, Counter())[owner] += 1
+        for owner, new in zip(owners.tolist(), prepared, strict=True):
+            for word in new:
+                seen.setdefault(word, Counter())[owner] += 1
         words = {word: {k for k, n in counts.items() if n >= LEARNED_WORD_SUPPORT and 2 * n > counts.total()}
                  for word, counts in seen.items()}
         semantic = state.semantic
@@ -316,8 +331,10 @@ class Matcher:
         for number, (text, subject) in enumerate(messages):
             chat = channel == "telegram" if channel else not subject
             x = np.zeros((len(state.keys), len(confidence.FEATURES)))
-            query, raw = self._prepare(state.index, f"{subject}\n{text}")
-            unknown = len(raw)
+            written = f"{subject}\n{text}"[:MAX_CHARS]
+            words = tokens(written, self.synonyms)
+            query = [fixed for fixed in map(state.index.correct, words) if fixed]
+            unknown = len(words) - len(query)  # words no entry knows: a message about something else
             joined = " ".join(query)
             for doc, score in state.index.score(query):
                 x[doc, 0] = score / (score + LEXICAL_HALF)
@@ -327,10 +344,11 @@ class Matcher:
             blend = 0.7 * x[:, 0] + 0.3 * x[:, 1]
             first, second = np.sort(blend)[::-1][:2] if len(blend) > 1 else (blend.max(), 0.0)
             x[:, 4] = blend - np.where(blend == first, second, first)
-            new_words = set(raw)
+            new_words = _new_words(state, written, self.synonyms, words) if state.learned_words else frozenset()
             for word in new_words:
                 for owner in state.learned_words.get(word, ()):
                     x[owner, 8] += 1 / len(new_words)
+                    x[owner, 11] = min(1.0, x[owner, 11] + 0.5)
             if semantic is not None and vectors is not None:
                 curated, remembered, probability = semantic.evidence(vectors[number], len(state.keys))
                 x[:, 5] = curated - curated.max()
@@ -340,18 +358,6 @@ class Matcher:
             x[:, 10] = state.out_of_scope * chat
             out.append(Evidence(state.keys, x, state.out_of_scope))
         return out
-
-    def _prepare(self, index: Index, text: str) -> tuple[list[str], list[str]]:
-        """Known (or typo-corrected) query words, and the words no entry knows (which learned
-        messages may know: a new kind of request has its own words)."""
-        known, unknown = [], []
-        for tok in tokens(text[:MAX_CHARS], self.synonyms):
-            fixed = index.correct(tok)
-            if fixed:
-                known.append(fixed)
-            else:
-                unknown.append(tok)
-        return known, unknown
 
     def _weights(self, state: _State) -> tuple[float, ...]:
         return confidence.WEIGHTS["semantic" if state.semantic is not None else "lexical"]
@@ -397,3 +403,18 @@ class Matcher:
                 continue
             seen.setdefault(key, question)
         return tuple(f"{slug} : {question}" for slug, question in seen.items())
+
+
+def _curated_texts(state: _State) -> Iterable[str]:
+    for entry in state.entries:
+        yield from (entry.title, *entry.questions, " ".join(entry.keywords), entry.answer)
+    for family in state.families:
+        yield from (*family.questions, " ".join(family.keywords))
+
+
+def _new_words(state: _State, text: str, synonyms: Synonyms, words: list[str] | None = None) -> frozenset[str]:
+    """The words of ``text`` (``words``: its tokens, when known) no curated text has (nor a typo of
+    one), and its pairs of adjacent words none has together."""
+    curated = state.pairs or frozenset()
+    return frozenset({w for w in (tokens(text, synonyms) if words is None else words) if state.index.correct(w) is None}
+                     | {pair for pair in pairs(text) if pair not in curated and pair not in state.index.idf})

@@ -23,9 +23,10 @@ FEATURES = (
     "cosine_gap",         # best cosine to the key's curated texts, minus the best over all keys
     "classifier",         # log-probability the classifier gives the key
     "learned_near",       # from 0 to 1 as the message becomes the same as one staff labelled with the key
-    "learned_words",      # share of the message's words no curated text has that its labelled messages have
+    "learned_words",      # share of the message's words and pairs no curated text has that its labelled messages have
     "out_of_scope",       # 1 for an out-of-scope family (a prior for abstaining)
     "out_of_scope_chat",  # the same, on chat (Telegram) messages: short and informal, calibrated apart
+    "learned_words_found",  # 0.5 for each of those words or pairs, up to 1 (a name and its pair say as much as five)
 )
 # Cosines from which a labelled message counts as the same one again (a monthly newsletter, a
 # sender writing twice, a template): from NEAR_FROM (nothing) to NEAR_TO (certain). Below, e5
@@ -36,8 +37,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (4.92, -3.11, 0.31, -2.91, 9.07, 0.49, 0.89, 15.00, 6.00, -0.20, 1.03),
-    "lexical": (9.54, 2.90, 0.79, -6.04, 10.44, 0.00, 0.00, 0.00, 6.00, 0.41, 0.27),
+    "semantic": (3.28, 0.83, 1.08, -4.91, 8.19, 0.55, 1.10, 15.00, 4.31, 0.99, -0.17, 9.49),
+    "lexical": (7.37, 6.40, 1.21, -7.73, 10.76, 0.00, 0.00, 0.00, 3.51, 1.22, -0.73, 11.17),
 }
 
 

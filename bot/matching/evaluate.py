@@ -43,7 +43,7 @@ def evaluate(matcher: Matcher, rows: list[dict[str, Any]]) -> Report:
     report = Report()
     for row in rows:
         expected = row.get("expected")
-        result = matcher.match(row.get("text", ""), row.get("subject") or "")
+        result = matcher.match(row.get("text", ""), row.get("subject") or "", row.get("channel"))
         top3 = [c.slug for c in result.candidates[:3]]
         report.lines += 1
         if expected is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, pairwise
 
 import snowballstemmer
 
@@ -151,21 +151,42 @@ def _group(match: re.Match[str]) -> int:
 
 
 @lru_cache(maxsize=262144)
-def _word_tokens(word: str) -> tuple[str, ...]:
+def _kept(word: str) -> tuple[str, ...]:
     # Per-word work (abbreviation, stop word, stem) is cached: the same words recur all day.
-    return tuple(stem(w) for w in ABBREVIATIONS.get(word, word).split()
+    return tuple(w for w in ABBREVIATIONS.get(word, word).split()
                  if w not in STOP_WORDS and (len(w) > 1 or w.isdigit()))
+
+
+@lru_cache(maxsize=262144)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    return tuple(map(stem, _kept(word)))
+
+
+def _words(text: str) -> list[str]:
+    folded = fold(_expand_upper(text))
+    if any(hint in folded for hint in _COMPOUND_HINTS):  # most texts have none: skip the regex scan
+        folded = _COMPOUND.sub(lambda m: _COMPOUND_WORDS[_group(m)], folded)
+    return _WORD.findall(folded)
 
 
 def tokens(text: str, synonyms: Synonyms | None = None) -> list[str]:
     """Stemmed content words of ``text``, abbreviations and synonyms expanded."""
-    folded = fold(_expand_upper(text))
-    if any(hint in folded for hint in _COMPOUND_HINTS):  # most texts have none: skip the regex scan
-        folded = _COMPOUND.sub(lambda m: _COMPOUND_WORDS[_group(m)], folded)
-    words = _WORD.findall(folded)
+    words = _words(text)
     if synonyms is not None:
         words = synonyms.expand(words)
     return list(chain.from_iterable(map(_word_tokens, words)))
+
+
+def pairs(text: str) -> list[str]:
+    """Each two adjacent content words of ``text`` written as one and stemmed: "Pass'Monde",
+    "pass monde" and "passmonde" all give "passmond" (how people write a scheme's name varies)."""
+    kept = list(chain.from_iterable(map(_kept, _words(text))))
+    return [_joined(a, b) for a, b in pairwise(kept)]
+
+
+@lru_cache(maxsize=65536)
+def _joined(first: str, second: str) -> str:
+    return stem(first + second)
 
 
 def split_questions(text: str) -> list[str]:
