@@ -100,6 +100,8 @@ async def test_one_info_line_per_message_and_per_reply_naming_no_one(tmp_path: P
         service.core.review.approve(service.core.review.pending()[0].id, "terminal:alice")
         await wait_for(lambda: len(smtp.received) == 1)
         await wait_for(lambda: any("reply sent" in r.getMessage() for r in caplog.records))
+        # The machine mail may be fetched in a later IDLE round than the request, after the reply.
+        await wait_for(lambda: any("message 2 taken in" in r.getMessage() for r in caplog.records))
     finally:
         service.stop.set()
         await asyncio.wait_for(task, 15)
