@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .draft import Drafter
+from .draft import Drafter, see_also
 from .knowledge import Entry
 from .matching import Match, Matcher
 from .message import Incoming, header_id
@@ -281,8 +281,11 @@ class Intake:
             if entry.expired(self.today()):
                 notes.append(f"fiche « {entry.slug} » expirée le {entry.valid_until} : le brouillon dit que "
                              "l'appel est clos, vérifiez s'il y a une nouvelle édition")
+            also = see_also(match, self.entries) if match.slug == entry.slug else None
+            if also is not None:
+                notes.append(f"deux fiches possibles : la fin du brouillon cite aussi « {also.title} »")
             text = self.drafter.render(entry, sender_name=row["sender_name"] or "", language=match.language,
-                                       today=self.today())
+                                       today=self.today(), also=also)
         confidence = kept["confidence"] if kept else match.confidence
         draft_id = insert(self.db, "drafts", {
             "request_id": request_id,

@@ -9,7 +9,8 @@ import pytest
 
 from bot import knowledge
 from bot.config import REPO_ROOT, NetworkConfig
-from bot.draft import Drafter, first_name, reply_subject
+from bot.draft import SEE_ALSO, Drafter, first_name, reply_subject, see_also
+from bot.matching import Candidate, Match
 
 ENTRIES = knowledge.by_slug(knowledge.load(REPO_ROOT / "knowledge"))
 DRAFTER = Drafter(REPO_ROOT / "templates", NetworkConfig(signature="L'équipe de RESACOOP"))
@@ -24,6 +25,31 @@ def test_french_draft_has_greeting_answer_links_and_signature() -> None:
     assert text.rstrip().endswith("L'équipe de RESACOOP")
     assert "{{" not in text and "\n\n\n" not in text
 
+
+
+def test_a_close_second_entry_is_pointed_to_at_the_end_of_the_answer() -> None:
+    # Where two entries both fit (a well funded by water agencies or by a micro-project grant), the
+    # requester learns that the other exists and can ask; staff see it named in the draft.
+    water = ENTRIES["fin-agences-eau"]
+    text = DRAFTER.render(ENTRIES["fin-amp-microprojets"], also=water)
+    assert (f"Votre question touche peut-être aussi à « {water.title} » ({water.links[0].url}) : "
+            "dites-le-nous et nous vous en dirons plus.") in text
+    assert text.index("peut-être aussi") < text.index("Pour aller plus loin")
+    english = DRAFTER.render(ENTRIES["vol-corps-europeen"], language="en", also=ENTRIES["vol-service-civique"])
+    assert "Your question may also concern" in english and "peut-être aussi" not in english
+    assert "peut-être aussi" not in DRAFTER.render(ENTRIES["fin-amp-microprojets"])
+
+
+def test_see_also_names_the_runner_up_only_when_it_is_likely_too() -> None:
+    def match(second: float, slug: str | None = "fin-amp-microprojets") -> Match:
+        return Match(slug, 0.5, (Candidate("fin-amp-microprojets", 0.5), Candidate("fin-agences-eau", second)))
+
+    assert see_also(match(SEE_ALSO), ENTRIES) == ENTRIES["fin-agences-eau"]
+    assert see_also(match(SEE_ALSO - 0.01), ENTRIES) is None
+    assert see_also(match(0.45, slug=None), ENTRIES) is None  # no draft from an entry: nothing to add to
+    assert see_also(Match("fin-amp-microprojets", 0.9, (Candidate("fin-amp-microprojets", 0.9),)), ENTRIES) is None
+    unknown = Match("fin-amp-microprojets", 0.5, (Candidate("fin-amp-microprojets", 0.5), Candidate("gone", 0.4)))
+    assert see_also(unknown, ENTRIES) is None
 
 def test_english_draft_uses_the_english_answer() -> None:
     entry = ENTRIES["vol-corps-europeen"]

@@ -130,3 +130,21 @@ def test_no_draft_for_an_address_that_does_not_parse_cleanly(tmp_path: Path) -> 
     draft = core.review.get(core.intake.take(incoming).draft_id or 0)  # the mail parser's verdict survives storing
     assert draft.text is None and draft.slug is None
     assert "pas de brouillon : l'adresse de réponse n'est pas sûre, répondre à la main" in draft.notes
+
+
+def test_a_draft_names_a_second_entry_that_fits_too_and_tells_staff(tmp_path: Path) -> None:
+    from bot.channels.mailparse import parse_mail
+    from bot.draft import SEE_ALSO
+
+    core = Core.build(make_config(tmp_path))
+    question = "Bonjour, nous sommes une petite asso et voulons financer un puits au Burkina, quelles aides ?"
+    match = core.matcher.match(question, "Aides")
+    assert match.slug is not None and match.candidates[1].confidence >= SEE_ALSO  # water funding fits as well
+    second = next(e for e in core.entries if e.slug == match.candidates[1].slug)
+    draft = core.review.get(core.intake.take(parse_mail(mail(question, subject="Aides"))).draft_id
+                            or 0)
+    assert draft.slug == match.slug
+    assert f"Votre question touche peut-être aussi à « {second.title} »" in (draft.text or "")
+    assert f"deux fiches possibles : la fin du brouillon cite aussi « {second.title} »" in draft.notes
+    plain = core.review.get(core.intake.take(parse_mail(mail("Comment adhérer au réseau ?"))).draft_id or 0)
+    assert "peut-être aussi" not in (plain.text or "") and not any("deux fiches" in n for n in plain.notes)
