@@ -342,6 +342,16 @@ def test_reply_to_that_differs_is_named_for_staff(reply_to: str, reply: str, not
      "de ses destinataires.", "Question ?"),
     ("Une question ?\n\n_______________________________________________\nReseau-info mailing list\n"
      "reseau-info@lists.example.org", "Une question ?"),
+    # Mutt's attribution: "* Name <address> [date]:", then interleaved answers.
+    ("* Réseau Info <info@reseau.example> [2025-03-14 09:30 +0100]:\n> Quelle date ?\n\nLe 3 mai.\n\n"
+     "> Combien de personnes ?\n\nDouze.", "Le 3 mai.\n\nDouze."),
+    ("Voici.\n\n* Info <info@reseau.example> [14.03.25 09:30]:\n> Quelle date ?", "Voici."),
+    # Proton Mail's footer, in French and English, above its "Original Message" block.
+    ("Un dossier déjà commencé est-il recevable ?\n\nEnvoyé avec la messagerie sécurisée Proton Mail.\n\n"
+     "------- Original Message -------\nLe mardi 3 juin 2025 à 11:20, Info <info@reseau.example> a écrit :\n\n"
+     "> Bonjour", "Un dossier déjà commencé est-il recevable ?"),
+    ("Is there a deadline?\n\nSent with Proton Mail secure email.", "Is there a deadline?"),
+    ("Merci.\n\nSent with ProtonMail Secure Email.", "Merci."),
 ])
 def test_new_text_shapes(text: str, new: str) -> None:
     assert split_new_text(text) == new

@@ -24,8 +24,10 @@ from .clients import (
     gmail,
     laposte,
     lists,
+    mutt,
     orange,
     outlook,
+    protonmail,
     thunderbird,
     yahoo,
 )
@@ -33,7 +35,7 @@ from .signature import finish
 
 CLIENTS: tuple[Client, ...] = (outlook.CLIENT, gmail.CLIENT, apple.CLIENT, thunderbird.CLIENT, orange.CLIENT,
                                laposte.CLIENT, free.CLIENT, yahoo.CLIENT, android.CLIENT, blackberry.CLIENT,
-                               exchange.CLIENT, lists.CLIENT)
+                               exchange.CLIENT, lists.CLIENT, mutt.CLIENT, protonmail.CLIENT)
 _HISTORY = compile_any([p for c in CLIENTS for p in c.history])
 _FORWARD = compile_any([p for c in CLIENTS for p in c.forward])
 _INLINE = compile_any([rf"[ \t]?(?:{p})" for c in CLIENTS for p in c.inline])
