@@ -218,6 +218,42 @@ def test_abstains_on_out_of_scope_look_alikes(matcher: Matcher, text: str) -> No
     assert matcher.match(text, "Message").slug is None
 
 
+@pytest.mark.parametrize("text", [
+    "Hello, our company runs volunteering trips for young people in Tanzania and Cambodia, two to eight weeks, "
+    "all inclusive. Could you tell your members about them? Partners get a discount.",
+    "Bonjour, je suis rédacteur indépendant de demandes de subvention : je monte vos dossiers pour les fondations "
+    "et les bailleurs publics, tarif au forfait. Un appel cette semaine ?",
+    "Dear team, we help NGOs grow their donations with a tailored fundraising strategy. "
+    "Would you like a free 30-minute audit?",
+    "Bonjour, notre programme de missions solidaires à l'étranger pour les 18-30 ans (enseignement, santé, "
+    "environnement) est ouvert, à partir de 890 euros les deux semaines. Pouvons-nous le présenter à vos adhérents ?",
+    "Hola, somos una agencia que ofrece voluntariados en Ecuador con alojamiento y comidas, "
+    "¿podemos enviarles nuestro folleto?",
+    "Hi, we offer international internships and volunteer placements in Ghana for students, fees start at "
+    "600 dollars. Can we partner with your network?",
+    "Bonjour, nous accompagnons les associations de solidarité internationale dans la recherche de subventions "
+    "publiques et privées. Nos honoraires sont modestes, puis-je vous envoyer une présentation ?",
+])
+def test_abstains_on_sales_pitches_that_read_like_the_mission(matcher: Matcher, text: str) -> None:
+    # Vendors write in the mission's words (volunteering abroad, grants, NGOs): what they sell is the tell.
+    assert matcher.match(text, "Proposition").slug is None
+
+
+@pytest.mark.parametrize(("text", "slug"), [
+    ("Le FONJEP peut-il financer notre festival de films sur la solidarité internationale préparé avec des "
+     "collégiens ?", "fin-fonjep-isi"),
+    ("Somos uma associação de senegaleses em Grenoble, queremos ajudar o posto de saúde da nossa aldeia. "
+     "Quem pode financiar?", "fin-recherche-financement"),
+    ("asso de la diaspora comorienne, on cherche des sous pour equiper le dispensaire de notre village",
+     "fin-recherche-financement"),
+    ("Notre association aimerait accueillir une jeune Malienne en service civique pendant huit mois, "
+     "comment faire ?", "vol-accueil-volontaires"),
+    ("j'ai 29 ans, je suis infirmiere, je veux partir 2 ans avec une ONG : service civique ou VSI ?", "vol-vsi"),
+])
+def test_neighbouring_entries_are_told_apart(matcher: Matcher, text: str, slug: str) -> None:
+    assert matcher.match(text).slug == slug
+
+
 @pytest.mark.parametrize(("query", "paraphrase", "distractor"), [
     ("I want to volunteer abroad for a year", "Je voudrais être volontaire à l'étranger pendant un an",
      "I want to travel abroad for a holiday this year"),

@@ -27,6 +27,7 @@ FEATURES = (
     "out_of_scope",       # 1 for an out-of-scope family (a prior for abstaining)
     "out_of_scope_chat",  # the same, on chat (Telegram) messages: short and informal, calibrated apart
     "learned_words_found",  # 0.5 for each of those words or pairs, up to 1 (a name and its pair say as much as five)
+    "classifier_lead",    # the classifier's log-probability minus the best other key's, from -3 to 3, divided by 3
 )
 # Cosines from which a labelled message counts as the same one again (a monthly newsletter, a
 # sender writing twice, a template): from NEAR_FROM (nothing) to NEAR_TO (certain). Below, e5
@@ -37,8 +38,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (3.28, 0.83, 1.08, -4.91, 8.19, 0.55, 1.10, 15.00, 4.31, 0.99, -0.17, 9.49),
-    "lexical": (7.37, 6.40, 1.21, -7.73, 10.76, 0.00, 0.00, 0.00, 3.51, 1.22, -0.73, 11.17),
+    "semantic": (5.05, 1.07, 1.07, -5.86, 8.61, 0.96, 0.94, 15.00, 4.01, 0.91, -0.09, 9.65, 0.59),
+    "lexical": (7.37, 7.41, 1.05, -8.58, 11.13, 0.00, 0.00, 0.00, 3.33, 1.04, -0.60, 11.14, 0.00),
 }
 
 
