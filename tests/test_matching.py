@@ -239,6 +239,36 @@ def test_abstains_on_sales_pitches_that_read_like_the_mission(matcher: Matcher, 
     assert matcher.match(text, "Proposition").slug is None
 
 
+@pytest.mark.parametrize("text", [
+    "Bonjour, notre coopérative importe le café de producteurs partenaires au Honduras pour soutenir leurs écoles. "
+    "Paquet de 250 g à 6 €, le bon de commande pour votre équipe est en pièce jointe.",
+    "Madame, Monsieur, notre mutuelle couvre les volontaires envoyés au Sud par vos associations, dès 19 € par mois. "
+    "Les réseaux partenaires touchent une rétrocession sur chaque adhésion.",
+    "Hello, our agency runs solidarity trips where company staff build classrooms in Kenya. "
+    "Networks that promote them receive a 10 % commission on each booking.",
+    "Ciao, la nostra associazione vende l'artigianato dei nostri partner del Burkina Faso per finanziare i progetti: "
+    "volete ordinare qualcosa per i regali di Natale? Catalogo in allegato, spedizione gratuita.",
+    "Bonjour, notre asso vend des calendriers illustrés par les enfants de notre école partenaire au Togo, "
+    "10 € l'exemplaire : voulez-vous passer commande pour vos adhérents ?",
+    "Notre société organise des journées de cohésion solidaires : vos salariés montent des kits scolaires pour une "
+    "ONG au Sénégal. Offre réservée aux réseaux, commission de 10 % sur chaque journée vendue.",
+])
+def test_abstains_on_commercial_offers_in_the_mission_words(matcher: Matcher, text: str) -> None:
+    # A price by the unit, a commission, an order form: whatever the mission's words, it is a sale.
+    assert matcher.match(text, "Proposition").slug is None
+
+
+@pytest.mark.parametrize(("text", "slug"), [
+    ("Notre budget est de 8 000 € et la subvention de la Guilde couvre 50 % : quand déposer le dossier de "
+     "micro-projet ?", "fin-amp-microprojets"),
+    ("Nous sommes une association de 20 bénévoles, budget annuel 12 000 € : la Région Auvergne-Rhône-Alpes "
+     "peut-elle cofinancer notre projet d'irrigation au Burkina ?", "fin-region"),
+    ("Le volontaire touche combien par mois en VSI ? On nous a parlé de 900 € par mois, c'est ça ?", "vol-vsi"),
+])
+def test_a_requester_s_amounts_are_not_a_sale(matcher: Matcher, text: str, slug: str) -> None:
+    assert matcher.match(text, "Question").slug == slug
+
+
 @pytest.mark.parametrize(("text", "slug"), [
     ("Le FONJEP peut-il financer notre festival de films sur la solidarité internationale préparé avec des "
      "collégiens ?", "fin-fonjep-isi"),
@@ -249,6 +279,16 @@ def test_abstains_on_sales_pitches_that_read_like_the_mission(matcher: Matcher, 
     ("Notre association aimerait accueillir une jeune Malienne en service civique pendant huit mois, "
      "comment faire ?", "vol-accueil-volontaires"),
     ("j'ai 29 ans, je suis infirmiere, je veux partir 2 ans avec une ONG : service civique ou VSI ?", "vol-vsi"),
+    # A question that names a funder goes to that funder's entry, even from a small association.
+    ("On n'est que quatre bénévoles dans notre association : avons-nous le droit de solliciter nous-mêmes "
+     "l'Agence française de développement pour une école au Niger ?", "fin-afd"),
+    ("mini asso ici, l'afd accepte nos dossiers en direct ou faut passer par qqn ?", "fin-afd"),
+    # The European Solidarity Corps: leaving as a volunteer, or a group's own project with EU money.
+    ("On est un groupe de jeunes à Vichy, on ne veut pas partir à l'étranger : on veut lancer notre propre action "
+     "solidaire dans le quartier avec l'argent du Corps européen de solidarité, c'est possible ?", "fin-europe"),
+    ("I know the European Solidarity Corps sends volunteers abroad, but can it pay for a project my friends "
+     "and I run in our own town?", "fin-europe"),
+    ("Je voudrais partir dix mois en Espagne comme volontaire du Corps européen de solidarité", "vol-corps-europeen"),
 ])
 def test_neighbouring_entries_are_told_apart(matcher: Matcher, text: str, slug: str) -> None:
     assert matcher.match(text).slug == slug

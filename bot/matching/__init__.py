@@ -4,7 +4,9 @@ One flow: evidence → features → calibrated confidence.
 
 - **lexical**: the text is prepared (folding, abbreviations, synonyms, stop words, stemming,
   typo correction) and entries are ranked with BM25F over their title, keywords, example
-  questions and answer, with fuzzy similarity to the example questions (``index.py``);
+  questions and answer, with fuzzy similarity to the example questions (``index.py``); and how
+  commercial the wording is (a price by the unit, a commission, an order: ``commerce.py``), which
+  weighs on the out-of-scope families;
 - **semantic**: a sentence embedder (``embed.py``, multilingual-e5-small by default) gives the
   cosine to each entry's texts and a classifier's probability (``semantic.py``);
 - **learned**: messages staff labelled (a draft sent as drafted, another entry chosen, "Ignorer")
@@ -34,6 +36,7 @@ import numpy.typing as npt
 from ..errors import EmbedderUnavailable
 from ..knowledge import Entry, OutOfScope, read_out_of_scope, read_synonyms
 from . import confidence
+from .commerce import commercial
 from .embed import Embedder, Vectors, load_embedder
 from .index import Document, Index
 from .prepare import Synonyms, detect_language, pairs, split_questions, tokens
@@ -356,6 +359,7 @@ class Matcher:
                 x[:, 7] = confidence.near_evidence(remembered)
             x[:, 9] = state.out_of_scope
             x[:, 10] = state.out_of_scope * chat
+            x[:, 13] = state.out_of_scope * commercial(written)
             out.append(Evidence(state.keys, x, state.out_of_scope))
         return out
 

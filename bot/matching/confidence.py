@@ -28,6 +28,7 @@ FEATURES = (
     "out_of_scope_chat",  # the same, on chat (Telegram) messages: short and informal, calibrated apart
     "learned_words_found",  # 0.5 for each of those words or pairs, up to 1 (a name and its pair say as much as five)
     "classifier_lead",    # the classifier's log-probability minus the best other key's, from -3 to 3, divided by 3
+    "commerce",           # on out-of-scope families, how commercial the message's wording is (commerce.py), 0 to 1
 )
 # Cosines from which a labelled message counts as the same one again (a monthly newsletter, a
 # sender writing twice, a template): from NEAR_FROM (nothing) to NEAR_TO (certain). Below, e5
@@ -38,8 +39,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (5.05, 1.07, 1.07, -5.86, 8.61, 0.96, 0.94, 15.00, 4.01, 0.91, -0.09, 9.65, 0.59),
-    "lexical": (7.37, 7.41, 1.05, -8.58, 11.13, 0.00, 0.00, 0.00, 3.33, 1.04, -0.60, 11.14, 0.00),
+    "semantic": (5.47, 1.08, 1.27, -5.94, 8.21, 0.84, 0.98, 15.00, 3.87, 1.29, -0.45, 9.31, 0.66, 0.25),
+    "lexical": (7.55, 7.21, 1.08, -8.65, 11.27, 0.00, 0.00, 0.00, 3.25, 1.19, -0.52, 11.06, 0.00, 0.49),
 }
 
 

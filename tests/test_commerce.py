@@ -1,0 +1,31 @@
+"""The lexical evidence of a commercial offer: sellers' wording found, requesters' amounts not."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.matching.commerce import commercial, cues
+
+
+@pytest.mark.parametrize("text", [
+    "Pot de 250 g à 9 €, passez commande avant le 10 décembre",
+    "Notre logiciel dès 15 € par mois, essai gratuit de 30 jours",
+    "Nous proposons aux réseaux une rétrocession sur chaque contrat souscrit, offre réservée aux partenaires",
+    "We pay partner networks a 12 % commission on each booking, order form attached",
+    "Vendemos artesanía de nuestros socios, catálogo en línea, hacer un pedido es fácil: 20 euros por pieza",
+])
+def test_a_seller_s_wording_is_commercial(text: str) -> None:
+    assert commercial(text) == 1.0, cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Notre budget est de 8 000 € pour le puits, la subvention couvre 50 %",
+    "Notre budget tourne autour de 15 000 € par an",
+    "Le volontaire reçoit 580 € par mois, est-ce cumulable ?",
+    "Faut-il souscrire une assurance rapatriement avant le départ ?",
+    "La commission permanente de la Région vote les subventions en juin",
+    "Une mission humanitaire à 2 400 € par personne, c'est normal ?",
+    "Nous reversons les dons à notre partenaire au Mali : peut-on faire des reçus fiscaux ?",
+])
+def test_a_requester_s_amounts_are_not_commercial(text: str) -> None:
+    assert commercial(text) < 1.0, cues(text)
