@@ -1,7 +1,8 @@
 """Fit the matcher's confidence weights on labelled question sets and streams.
 
 Usage: python scripts/calibrate.py tests/data/questions.jsonl tests/data/unseen.jsonl \
-           tests/data/unseen-2.jsonl tests/data/stream.jsonl
+           tests/data/unseen-2.jsonl tests/data/stream.jsonl tests/data/unseen-3.jsonl \
+           tests/data/unseen-4.jsonl
 
 Prints the WEIGHTS to paste into bot/matching/confidence.py: one set with the semantic layer,
 one for the lexical matcher alone. Fit on our own files (tests/data/), never on the shared
