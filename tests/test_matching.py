@@ -233,13 +233,7 @@ def test_abstains_on_out_of_scope_look_alikes(matcher: Matcher, text: str) -> No
     "600 dollars. Can we partner with your network?",
     "Bonjour, nous accompagnons les associations de solidarité internationale dans la recherche de subventions "
     "publiques et privées. Nos honoraires sont modestes, puis-je vous envoyer une présentation ?",
-])
-def test_abstains_on_sales_pitches_that_read_like_the_mission(matcher: Matcher, text: str) -> None:
-    # Vendors write in the mission's words (volunteering abroad, grants, NGOs): what they sell is the tell.
-    assert matcher.match(text, "Proposition").slug is None
-
-
-@pytest.mark.parametrize("text", [
+    # A price by the unit, a commission, an order form: whatever the mission's words, it is a sale.
     "Bonjour, notre coopérative importe le café de producteurs partenaires au Honduras pour soutenir leurs écoles. "
     "Paquet de 250 g à 6 €, le bon de commande pour votre équipe est en pièce jointe.",
     "Madame, Monsieur, notre mutuelle couvre les volontaires envoyés au Sud par vos associations, dès 19 € par mois. "
@@ -253,8 +247,8 @@ def test_abstains_on_sales_pitches_that_read_like_the_mission(matcher: Matcher, 
     "Notre société organise des journées de cohésion solidaires : vos salariés montent des kits scolaires pour une "
     "ONG au Sénégal. Offre réservée aux réseaux, commission de 10 % sur chaque journée vendue.",
 ])
-def test_abstains_on_commercial_offers_in_the_mission_words(matcher: Matcher, text: str) -> None:
-    # A price by the unit, a commission, an order form: whatever the mission's words, it is a sale.
+def test_abstains_on_sales_pitches_that_read_like_the_mission(matcher: Matcher, text: str) -> None:
+    # Vendors write in the mission's words (volunteering abroad, grants, NGOs): what they sell is the tell.
     assert matcher.match(text, "Proposition").slug is None
 
 
