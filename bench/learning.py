@@ -2,8 +2,8 @@
 
 Usage: python bench/learning.py [FILE.jsonl ...]  (the last line is a JSON object of the figures)
 
-Without arguments: the project's streams (tests/data/stream.jsonl, tuned on, and
-tests/data/unseen-3.jsonl, written after the last change; replayed in the order their messages
+Without arguments: the project's streams (tests/data/stream.jsonl and unseen-3.jsonl, tuned on,
+and stream-2.jsonl, written after the last change; replayed in the order their messages
 arrived, then in three shuffles) and its question sets (shuffled only: their order means
 nothing), plus ../shared/eval/dev.jsonl when it is there. The first half is matched and
 learned as if staff had decided each message (its expected entry, or "Ignorer" for null); the
@@ -29,7 +29,7 @@ from bot.matching.learning import learned_text  # noqa: E402
 KB = ROOT / "knowledge"
 DATA = ROOT / "tests" / "data"
 SEEDS = (1, 2, 3)
-STREAMS = ("stream", "unseen-3")  # files whose order is the order messages arrived
+STREAMS = ("stream", "unseen-3", "stream-2")  # files whose order is the order messages arrived
 FIGURES = ("top1_accuracy", "null_recall", "confidently_wrong")
 
 
@@ -37,7 +37,7 @@ def sets(paths: list[str]) -> dict[str, list[dict[str, Any]]]:
     if paths:
         return {Path(p).stem: read_jsonl(p) for p in paths}
     found = {name: read_jsonl(DATA / f"{name}.jsonl")
-             for name in ("stream", "unseen-3", "questions", "unseen", "unseen-2")}
+             for name in ("stream", "stream-2", "unseen-3", "questions", "unseen", "unseen-2", "unseen-4")}
     dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
     if dev.exists():
         found["dev"] = read_jsonl(dev)
