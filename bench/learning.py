@@ -52,6 +52,7 @@ def replay(matcher: Matcher, rows: list[dict[str, Any]]) -> tuple[dict[str, floa
     for row in first:
         matcher.match(row.get("text", ""), row.get("subject") or "", row.get("channel"))
         matcher.learn(Learned(row.get("expected"), learned_text(row.get("subject"), row.get("text"))))
+    matcher.settle()
     learned = evaluate(matcher, second).figures()
     matcher.set_learned([])
     return without, learned

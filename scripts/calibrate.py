@@ -57,6 +57,7 @@ class Samples:
 def samples(matcher: Matcher, rows: list[dict[str, Any]], learned: list[dict[str, Any]]) -> Samples:
     """The evidence of ``rows`` with ``learned`` labelled first (as staff would have)."""
     matcher.set_learned([Learned(r.get("expected"), learned_text(r.get("subject"), r.get("text"))) for r in learned])
+    matcher.settle()
     features, wanted, expected = [], [], []
     out_of_scope = np.zeros(0, dtype=bool)
     for row in rows:

@@ -88,6 +88,7 @@ def match(ctx: Context, text: str | None, as_json: bool, jsonl: bool, learn: boo
                 slug = item["expected"] if "expected" in item else m.slug
                 if slug is not None or "expected" in item:
                     matcher.learn(Learned(slug, learned_text(item_subject, item_text)))
+                    matcher.settle()  # the next line is matched as the refitted classifier would
         return
     if text is None:
         raise click.UsageError("give a TEXT, or --jsonl with lines on stdin")

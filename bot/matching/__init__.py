@@ -8,7 +8,8 @@ One flow: evidence → features → calibrated confidence.
   commercial the wording is (a price by the unit, a commission, an order: ``commerce.py``), which
   weighs on the out-of-scope families;
 - **semantic**: a sentence embedder (``embed.py``, multilingual-e5-small by default) gives the
-  cosine to each entry's texts and a classifier's probability (``semantic.py``);
+  cosine to each entry's texts and a classifier's probability (``semantic.py``), the classifier
+  refitted in a worker thread with the learned messages as extra training points;
 - **learned**: messages staff labelled (a draft sent as drafted, another entry chosen, "Ignorer")
   are remembered: the words and pairs of words they share that no curated text has (a scheme the
   base does not name, a local partner, a sender's name), and their vectors (a message sent again),
@@ -19,11 +20,13 @@ Out-of-scope families (thanks, invoices, newsletters, job applications…) from
 ``knowledge/hors-champ.yaml`` are keys like entries: when they win, the matcher abstains.
 
 ``Matcher.match`` may run in a worker thread while ``learn``, ``forget`` or ``replace_entry``
-run on another: those build a new immutable state and swap it in one assignment.
+run on another: those build a new immutable state and swap it in one assignment. The classifier's
+refit follows them in a worker thread of its own (``settle`` waits for it).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
@@ -40,10 +43,11 @@ from .commerce import commercial
 from .embed import Embedder, Vectors, load_embedder
 from .index import Document, Index
 from .prepare import Synonyms, detect_language, pairs, split_questions, tokens
-from .semantic import Memory, Semantic
+from .semantic import Memory, Semantic, refit
 from .semantic import build as build_semantic
 from .vectors import SHIPPED, VectorCache
 
+log = logging.getLogger("guichet.matching")
 OUT_OF_SCOPE = "~"
 # Where the messages staff marked "Ignorer" go: one more out-of-scope family.
 LEARNED_OUT_OF_SCOPE = "~appris"
@@ -163,6 +167,9 @@ class Matcher:
         self._recent_lock = threading.Lock()
         self._write = threading.Lock()
         self._prepared: dict[str, frozenset[str]] = {}
+        self._refit_due = False
+        self._refitting = False
+        self._refitted = threading.Condition()
         self._state = self._build(tuple(entries), tuple(out_of_scope or ()), ())
         self.save()
 
@@ -243,6 +250,11 @@ class Matcher:
             rows = np.stack([x.vector for x in kept if x.vector is not None]) if kept else None
             memory = Memory.empty(semantic.curated.rows.shape[1])
             semantic = replace(semantic, learned=memory.plus(rows, owners) if rows is not None else memory)
+            # A message let go (erased, removed, relabelled) must stop counting at once: back to the
+            # curated classifier until the refit. One more keeps the classifier it has meanwhile.
+            still = {(x.id, x.slug, x.text) for x in kept}
+            if any((x.id, x.slug, x.text) not in still for x in state.learned):
+                semantic = semantic.with_classifier(semantic.base, state.keys)
         return replace(state, semantic=semantic, learned=tuple(kept),
                        learned_words={w: frozenset(k) for w, k in words.items() if k})
 
@@ -276,19 +288,23 @@ class Matcher:
             state = self._state
             kept = tuple(x for x in state.learned if example.id is None or x.id != example.id)
             self._state = self._with_learned(state, (*kept, example))
+        self._refit_later()
 
     def forget(self, ids: Iterable[int]) -> None:
         """Drop the learned messages with these ids (erased, or removed by staff)."""
         gone = set(ids)
         with self._write:
             state = self._state
-            if any(x.id in gone for x in state.learned):
-                self._state = self._with_learned(state, tuple(x for x in state.learned if x.id not in gone))
+            if not any(x.id in gone for x in state.learned):
+                return
+            self._state = self._with_learned(state, tuple(x for x in state.learned if x.id not in gone))
+        self._refit_later()
 
     def set_learned(self, examples: Sequence[Learned]) -> None:
         """Replace every learned message (at start, from the database)."""
         with self._write:
             self._state = self._with_learned(self._state, tuple(examples))
+        self._refit_later()
 
     def replace_entry(self, entry: Entry) -> None:
         """Re-index one entry at once (edited, or new): only its texts are embedded again."""
@@ -302,6 +318,49 @@ class Matcher:
             state = self._state
             self._state = self._build(tuple(entries), state.families, state.learned)
         self.save()
+        self._refit_later()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until the classifier is refitted with every learned message (False on timeout)."""
+        with self._refitted:
+            return self._refitted.wait_for(lambda: not self._refitting, timeout)
+
+    def _refit_later(self) -> None:
+        # About 0.1 s of numpy (more with a year of decisions): in a worker thread, so that storing
+        # a decision never waits for it; updates that come meanwhile are taken in by one more refit.
+        if self._state.semantic is None:
+            return
+        with self._refitted:
+            self._refit_due = True
+            if self._refitting:
+                return
+            self._refitting = True
+        threading.Thread(target=self._refit, name="guichet-refit", daemon=True).start()
+
+    def _due(self) -> bool:
+        with self._refitted:
+            due, self._refit_due = self._refit_due, False
+            if not due:
+                self._refitting = False
+                self._refitted.notify_all()
+            return due
+
+    def _refit(self) -> None:
+        try:
+            while self._due():
+                state = self._state
+                assert state.semantic is not None
+                classifier = refit(state.semantic, state.keys)
+                with self._write:
+                    now = self._state
+                    if (now.semantic is not None and now.learned is state.learned
+                            and now.semantic.curated is state.semantic.curated):
+                        self._state = replace(now, semantic=now.semantic.with_classifier(classifier, now.keys))
+        except Exception:
+            log.exception("could not refit the classifier with the learned messages")
+            with self._refitted:
+                self._refitting = False
+                self._refitted.notify_all()
 
 
     def _vectors(self, texts: list[str]) -> Vectors:

@@ -57,30 +57,37 @@ def fingerprint(vectors: Vectors, labels: list[str]) -> str:
     return digest.hexdigest()
 
 
-def fit(vectors: Vectors, labels: list[str]) -> Classifier:
-    """L2-regularised multinomial logistic regression (Nesterov momentum, full batch)."""
+def fit(vectors: Vectors, labels: list[str], weights: Vectors | None = None,
+        mean: Vectors | None = None) -> Classifier:
+    """L2-regularised multinomial logistic regression (Nesterov momentum, full batch).
+
+    ``weights``: how much each row counts (all 1 by default); ``mean``: the centre of the vectors,
+    when it is to stay the one of another fit (the curated texts') rather than of these rows.
+    """
     classes = tuple(sorted(set(labels)))
     column = {c: i for i, c in enumerate(classes)}
-    mean = vectors.mean(axis=0).astype(np.float32)
+    mean = vectors.mean(axis=0).astype(np.float32) if mean is None else mean
     x = _centred(vectors, mean)
     n, dim = x.shape
+    share = np.ones(n, dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
+    share = (share / share.sum())[:, None]
     target = np.zeros((n, len(classes)), dtype=np.float32)
     target[np.arange(n), [column[label] for label in labels]] = 1.0
-    weights = np.zeros((dim, len(classes)), dtype=np.float32)
+    w = np.zeros((dim, len(classes)), dtype=np.float32)
     bias = np.zeros(len(classes), dtype=np.float32)
-    step_w, step_b = np.zeros_like(weights), np.zeros_like(bias)
+    step_w, step_b = np.zeros_like(w), np.zeros_like(bias)
     for _ in range(STEPS):
-        ahead_w, ahead_b = weights + MOMENTUM * step_w, bias + MOMENTUM * step_b
+        ahead_w, ahead_b = w + MOMENTUM * step_w, bias + MOMENTUM * step_b
         logits = x @ ahead_w + ahead_b
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
-        error = (p - target) / n
+        error = (p - target) * share
         step_w = MOMENTUM * step_w - RATE * (x.T @ error + L2 * ahead_w)
         step_b = MOMENTUM * step_b - RATE * error.sum(axis=0)
-        weights += step_w
+        w += step_w
         bias += step_b
-    return Classifier(classes, mean, weights, bias)
+    return Classifier(classes, mean, w, bias)
 
 
 def load(path: Path, key: str) -> Classifier | None:

@@ -4,12 +4,17 @@ Every key (an entry's slug, or ``~family`` for an out-of-scope family) owns some
 title, example questions and keywords (curated), and the messages staff labelled with it
 (learned). A message gets, per key, the best cosine to its curated rows, the best cosine to its
 learned rows, and the classifier's probability.
+
+The classifier is fitted on the curated rows (``base``, cached on disk), then again with the learned
+rows as extra training points, each weighing ``LEARNED_WEIGHT`` of a curated text (``refit``): a
+situation that recurs in words the base already has moves the classifier once staff labelled it a
+few times, where a single learned vector, unless it is the same message, says too little.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +26,7 @@ from .vectors import VectorCache
 
 Floats = npt.NDArray[np.float64]
 CLASSIFIER_FILE = "classifier.npz"
+LEARNED_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,17 @@ class Memory:
 
 @dataclass(frozen=True)
 class Semantic:
-    """The curated rows of every key, the learned rows, and the classifier fitted on the curated ones."""
+    """The curated rows of every key, the learned rows, the classifier fitted on the curated ones
+    (``base``) and the one in use (``classifier``: ``base``, or refitted with learned rows)."""
 
     curated: Memory
     learned: Memory
+    base: clf.Classifier
     classifier: clf.Classifier
     columns: npt.NDArray[np.int64]  # for each key, its classifier column (-1: not a class)
+
+    def with_classifier(self, classifier: clf.Classifier, keys: Sequence[str]) -> Semantic:
+        return replace(self, classifier=classifier, columns=_columns(classifier, keys))
 
     def evidence(self, query: Vectors, keys: int) -> tuple[Floats, Floats, Floats]:
         """Per key: best curated cosine, best learned cosine, classifier probability."""
@@ -77,7 +88,22 @@ def build(keys: Sequence[str], texts: Sequence[Sequence[str]], cache: VectorCach
         classifier = clf.fit(rows, labels)
         if classifier_dir is not None:
             clf.save(classifier_dir / f"{cache.embedder.name}.{CLASSIFIER_FILE}", key, classifier)
-    column = {c: i for i, c in enumerate(classifier.classes)}
-    columns = np.array([column.get(k, -1) for k in keys], dtype=np.int64)
     return Semantic(Memory(rows, np.asarray(owners, dtype=np.int64)), Memory.empty(rows.shape[1]), classifier,
-                    columns)
+                    classifier, _columns(classifier, keys))
+
+
+def refit(semantic: Semantic, keys: Sequence[str]) -> clf.Classifier:
+    """The classifier fitted on the curated rows and the learned ones (``base`` when none is learned)."""
+    if not len(semantic.learned.rows):
+        return semantic.base
+    rows = np.vstack([semantic.curated.rows, semantic.learned.rows])
+    labels = [keys[o] for o in (*semantic.curated.owners.tolist(), *semantic.learned.owners.tolist())]
+    weights = np.concatenate([np.ones(len(semantic.curated.rows)),
+                              np.full(len(semantic.learned.rows), LEARNED_WEIGHT)]).astype(np.float32)
+    return clf.fit(rows, labels, weights, mean=semantic.base.mean)
+
+
+def _columns(classifier: clf.Classifier, keys: Sequence[str]) -> npt.NDArray[np.int64]:
+    """For each key, its classifier column (-1: not a class)."""
+    column = {c: i for i, c in enumerate(classifier.classes)}
+    return np.array([column.get(k, -1) for k in keys], dtype=np.int64)
