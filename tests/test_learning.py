@@ -162,3 +162,43 @@ def test_a_scheme_named_with_known_words_is_learned_however_it_is_written(core: 
     core.matcher.learn(Learned("fin-collectivites", "porte monde c'est jusqu'a quel montant ?"))
     after = core.matcher.match(question)
     assert before.slug != "fin-collectivites" and after.slug == "fin-collectivites", (before, after)
+
+
+# A situation the base words well but answers from the wrong entry: an association that used to get
+# a small yearly grant from its département. The micro-project grant draws it until staff have
+# chosen the right entry a few times, in other words each time.
+DEPARTMENT = [
+    ("Bonjour, notre petite association (puits au Niger) recevait chaque année une subvention du conseil "
+     "départemental, elle a été supprimée. Vers qui se tourner au département ?"),
+    ("bonjour, le département de l'Ain aide-t-il encore les petites assos qui ont un projet de solidarité à "
+     "l'étranger ? on avait 800 € avant"),
+    ("Bonjour, je suis trésorier d'une association qui soutient un dispensaire à Madagascar. Notre département "
+     "a-t-il un fonds pour ce genre de projet ?"),
+]
+DEPARTMENT_NEXT = ("Bonjour, nouvelle présidente d'une association (jardins scolaires au Togo), l'ancien bureau "
+                   "obtenait une petite aide départementale chaque année : comment la redemander ?")
+
+
+def test_a_recurring_situation_in_known_words_is_learned_after_a_few_decisions(core: Core) -> None:
+    before = core.matcher.match(DEPARTMENT_NEXT)
+    for number, text in enumerate(DEPARTMENT):
+        core.matcher.learn(Learned("fin-collectivites", text, number))
+    assert core.matcher.settle(timeout=30)
+    after = core.matcher.match(DEPARTMENT_NEXT)
+    assert before.slug != "fin-collectivites" and after.slug == "fin-collectivites", (before, after)
+
+
+def test_decisions_erased_by_oubli_stop_counting(core: Core) -> None:
+    before = core.matcher.match(DEPARTMENT_NEXT)
+    for number, text in enumerate(DEPARTMENT):
+        draft = take(core, text, f"Asso {number} <tresorier{number}@asso.example>")
+        core.review.choose(draft, STAFF, "fin-collectivites")
+    assert core.matcher.settle(timeout=30)
+    assert core.matcher.match(DEPARTMENT_NEXT).slug == "fin-collectivites"
+    for number in range(len(DEPARTMENT)):
+        assert forget(core.db, "email", f"tresorier{number}@asso.example") == 1
+    assert core.learning is not None and core.learning.sync() == len(DEPARTMENT)
+    # At once, before any refit: the classifier is the curated one again.
+    assert core.matcher.match(DEPARTMENT_NEXT) == before
+    assert core.matcher.settle(timeout=30)
+    assert core.matcher.match(DEPARTMENT_NEXT) == before
