@@ -49,6 +49,7 @@ def test_another_entry_corrects_the_next_match(core: Core) -> None:
     assert learned_rows(core)[0]["slug"] == "fin-collectivites"
     core.review.approve(draft, STAFF)  # approving the chosen entry confirms it: still one label
     assert [(r["slug"], r["decision"]) for r in learned_rows(core)] == [("fin-collectivites", "confirmed")]
+    assert core.matcher.settle(timeout=30)  # matched as the refitted classifier would, whatever the load
     after = core.matcher.match(GARDEN.replace("des outils", "du petit matériel"), "Composteurs")
     assert after.slug == "fin-collectivites" != before.slug
 
@@ -58,6 +59,7 @@ def test_requests_answered_with_an_entry_is_learned(core: Core) -> None:
     request_id = core.review.get(draft).request_id
     core.review.answered_by_hand(request_id, STAFF, slug="fin-recherche-financement")
     assert [(r["slug"], r["decision"]) for r in learned_rows(core)] == [("fin-recherche-financement", "corrected")]
+    assert core.matcher.settle(timeout=30)
     assert core.matcher.match(GARDEN).slug == "fin-recherche-financement"
 
 
@@ -71,12 +73,15 @@ def test_learned_examples_survive_a_restart(core: Core) -> None:
 def test_retention_purge_erases_learned_examples_and_the_matcher_forgets(core: Core) -> None:
     draft = take(core, GARDEN, "Jardin <jardin@quartier.example>")
     core.review.choose(draft, STAFF, "fin-collectivites")
+    assert core.matcher.settle(timeout=30)
     assert core.matcher.match(GARDEN).slug == "fin-collectivites"
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
     assert purge_older_than(core.db, tomorrow) == 1
     assert learned_rows(core) == []
     assert core.learning is not None and core.learning.sync() == 1
     assert core.matcher.learned == ()
+    assert core.matcher.match(GARDEN).slug != "fin-collectivites"  # at once, before the refit
+    assert core.matcher.settle(timeout=30)
     assert core.matcher.match(GARDEN).slug != "fin-collectivites"
 
 
@@ -150,6 +155,7 @@ def test_a_word_the_base_lacks_counts_once_two_labelled_messages_use_it(core: Co
     core.matcher.learn(Learned("fin-agences-eau", "Le dispositif Solicoop peut-il cofinancer des latrines au Togo ?"))
     assert core.matcher.match(question).slug is None
     core.matcher.learn(Learned("fin-agences-eau", "Solicoop finance-t-il aussi les forages ?"))
+    assert core.matcher.settle(timeout=30)
     assert core.matcher.match(question).slug == "fin-agences-eau"
 
 
@@ -160,6 +166,7 @@ def test_a_scheme_named_with_known_words_is_learned_however_it_is_written(core: 
     before = core.matcher.match(question)
     core.matcher.learn(Learned("fin-collectivites", "Le fonds Porte-Monde du département peut-il aider notre asso ?"))
     core.matcher.learn(Learned("fin-collectivites", "porte monde c'est jusqu'a quel montant ?"))
+    assert core.matcher.settle(timeout=30)
     after = core.matcher.match(question)
     assert before.slug != "fin-collectivites" and after.slug == "fin-collectivites", (before, after)
 

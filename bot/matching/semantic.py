@@ -6,7 +6,8 @@ title, example questions and keywords (curated), and the messages staff labelled
 learned rows, and the classifier's probability.
 
 The classifier is fitted on the curated rows (``base``, cached on disk), then again with the learned
-rows as extra training points, each weighing ``LEARNED_WEIGHT`` of a curated text (``refit``): a
+rows of its classes as extra training points, each weighing ``LEARNED_WEIGHT`` of a curated text
+(``refit``; "Ignorer" messages are left to the learned cosine and words): a
 situation that recurs in words the base already has moves the classifier once staff labelled it a
 few times, where a single learned vector, unless it is the same message, says too little.
 """
@@ -93,13 +94,23 @@ def build(keys: Sequence[str], texts: Sequence[Sequence[str]], cache: VectorCach
 
 
 def refit(semantic: Semantic, keys: Sequence[str]) -> clf.Classifier:
-    """The classifier fitted on the curated rows and the learned ones (``base`` when none is learned)."""
-    if not len(semantic.learned.rows):
+    """The classifier fitted on the curated rows and the learned ones of its own classes.
+
+    Messages of a key the curated classifier lacks (those staff marked "Ignorer") are left out: as
+    a class of their own they drew in-scope questions of the question sets, where nothing recurs
+    (``bench/learning.py``: ``unseen-4`` top-1 98.2 % -> 95.3 %, ``questions`` confidently wrong
+    1.7 % -> 2.2 %); without them no file loses. ``base`` when no learned message counts.
+    """
+    classes = set(semantic.base.classes)
+    owners = semantic.learned.owners
+    kept = np.array([keys[o] in classes for o in owners.tolist()], dtype=bool)
+    if not kept.any():
         return semantic.base
-    rows = np.vstack([semantic.curated.rows, semantic.learned.rows])
-    labels = [keys[o] for o in (*semantic.curated.owners.tolist(), *semantic.learned.owners.tolist())]
+    learned, owners = semantic.learned.rows[kept], owners[kept]
+    rows = np.vstack([semantic.curated.rows, learned])
+    labels = [keys[o] for o in (*semantic.curated.owners.tolist(), *owners.tolist())]
     weights = np.concatenate([np.ones(len(semantic.curated.rows)),
-                              np.full(len(semantic.learned.rows), LEARNED_WEIGHT)]).astype(np.float32)
+                              np.full(len(learned), LEARNED_WEIGHT)]).astype(np.float32)
     return clf.fit(rows, labels, weights, mean=semantic.base.mean)
 
 
