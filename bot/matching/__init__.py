@@ -326,7 +326,7 @@ class Matcher:
             return self._refitted.wait_for(lambda: not self._refitting, timeout)
 
     def _refit_later(self) -> None:
-        # About 0.1 s of numpy (more with a year of decisions): in a worker thread, so that storing
+        # About 0.15 s of numpy with a year of decisions (bench/match.py): in a worker thread, so that storing
         # a decision never waits for it; updates that come meanwhile are taken in by one more refit.
         if self._state.semantic is None:
             return
