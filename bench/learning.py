@@ -29,7 +29,7 @@ from bot.matching.learning import learned_text  # noqa: E402
 KB = ROOT / "knowledge"
 DATA = ROOT / "tests" / "data"
 SEEDS = (1, 2, 3)
-STREAMS = ("stream", "unseen-3", "stream-2")  # files whose order is the order messages arrived
+STREAMS = ("stream", "unseen-3", "stream-2", "stream-3")  # files whose order is the order messages arrived
 FIGURES = ("top1_accuracy", "null_recall", "confidently_wrong")
 
 
