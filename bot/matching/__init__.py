@@ -30,7 +30,7 @@ import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,10 @@ from .index import Document, Index
 from .prepare import Synonyms, detect_language, pairs, split_questions, tokens
 from .semantic import Memory, Semantic, refit
 from .semantic import build as build_semantic
+from .values import Candidate, Evidence, Floats, Learned, Match
 from .vectors import SHIPPED, VectorCache
+
+__all__ = ["Candidate", "Evidence", "Learned", "Match", "Matcher", "cache_dir", "load_synonyms"]
 
 log = logging.getLogger("guichet.matching")
 OUT_OF_SCOPE = "~"
@@ -64,45 +67,6 @@ LEARNED_WORD_SUPPORT = 2
 # What the words of a labelled message are read from: more than the semantic side reads (a scheme's
 # name may come after the greeting and the presentation), not a whole mail and its signature.
 LEARNED_CHARS = 1000
-
-Floats = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    slug: str
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Match:
-    """The matcher's answer: ``slug`` is None when it abstains."""
-
-    slug: str | None
-    confidence: float
-    candidates: tuple[Candidate, ...] = ()
-    language: str = "fr"
-    others: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class Learned:
-    """A message staff labelled: with an entry's ``slug``, or None for "not for the base"."""
-
-    slug: str | None
-    text: str
-    id: int | None = None
-    vector: Vectors | None = None
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """The features of every key for one message (rows in the order of ``keys``)."""
-
-    keys: tuple[str, ...]
-    features: Floats
-    out_of_scope: npt.NDArray[np.bool_]
-
 
 @dataclass(frozen=True)
 class _State:
