@@ -168,7 +168,6 @@ class Matcher:
     def learned(self) -> tuple[Learned, ...]:
         return self._state.learned
 
-
     def _build(self, entries: tuple[Entry, ...], families: tuple[OutOfScope, ...],
                learned: tuple[Learned, ...]) -> _State:
         keys = (*(e.slug for e in entries), *(f"{OUT_OF_SCOPE}{f.id}" for f in families), LEARNED_OUT_OF_SCOPE)
@@ -238,7 +237,6 @@ class Matcher:
         """Keep new vectors in the cache folder (nothing to do without one)."""
         if self._cache is not None:
             self._cache.save()
-
 
     def vector(self, text: str) -> Vectors | None:
         """The vector the semantic layer gives a message's text (None without an embedder)."""
@@ -325,7 +323,6 @@ class Matcher:
             with self._refitted:
                 self._refitting = False
                 self._refitted.notify_all()
-
 
     def _vectors(self, texts: list[str]) -> Vectors:
         """Vectors of messages, the recent ones remembered (learning a message matched just before
