@@ -199,8 +199,6 @@ class TelegramChannel:
         taken = self.intake.store(incoming)  # drafted behind, by the service's drafting worker
         if taken.thanks:  # a bare thanks is logged on its request: no promise of an answer
             return
-        if not taken.duplicate:
-            self.desk.wake()
         # Keyed by the message: a redelivered update (crash before it was confirmed) is thanked once.
         self.posts.want(chat, "ack", text=acknowledgement(text, self._now(), self.network.office_hours,
                                                           attachment=bool(files)),
@@ -221,7 +219,7 @@ class TelegramChannel:
             with open(path, "rb") as handle:
                 await self.app.bot.send_photo(self.cfg.staff_chat_id, photo=handle, caption=caption)
         except RetryAfter as exc:
-            self.posts.gate.hold(retry_after_s(exc))
+            self.posts.gate.held(exc)
             raise
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -333,9 +331,9 @@ class TelegramChannel:
             try:
                 updates = fetch.result()
             except RetryAfter as exc:
-                self.health.fault("rate limited", f"getUpdates: rate limited for {retry_after_s(exc):.0f}s")
-                self.posts.gate.hold(retry_after_s(exc))  # the whole bot is held, not only this call
-                await sleep_or_stop(stop, retry_after_s(exc))
+                wait = self.posts.gate.held(exc)  # the whole bot is held, not only this call
+                self.health.fault("rate limited", f"getUpdates: rate limited for {wait:.0f}s")
+                await sleep_or_stop(stop, wait)
                 continue
             except TelegramError as exc:
                 # Said once per kind of error, not on every retry.

@@ -19,7 +19,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, Tele
 from ..errors import PermanentSendError, TransientSendError, UncertainSendError
 from ..outbox import OutboxItem, record_parts
 from ..render import telegram_parts
-from .telegram_posts import Gate, retry_after_s
+from .telegram_posts import Gate
 
 # A rate limit about to end is waited out by the transport rather than left to a later attempt
 # (not longer: the outbox sends one reply at a time, e-mail ones too).
@@ -96,8 +96,7 @@ class TelegramTransport:
                     reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None)
                 return int(message.message_id)
             except RetryAfter as exc:  # Telegram answered: the part did not leave
-                wait = retry_after_s(exc)
-                self.gate.hold(wait)
+                wait = self.gate.held(exc)
                 waits += 1
                 if wait > self.wait_at_most or waits > SHORT_WAITS:
                     raise TransientSendError(f"Telegram rate limit: {where}: {exc}", retry_after=wait) from exc

@@ -77,6 +77,12 @@ class Gate:
     def hold(self, seconds: float) -> None:
         self._until = max(self._until, time.monotonic() + seconds)
 
+    def held(self, exc: RetryAfter) -> float:
+        """Hold the gate for as long as a 429 asks; those seconds."""
+        seconds = retry_after_s(exc)
+        self.hold(seconds)
+        return seconds
+
     def remaining(self) -> float:
         return max(0.0, self._until - time.monotonic())
 
@@ -218,7 +224,7 @@ class Posts:
             else:
                 await self._edit(bot, row, message)
         except RetryAfter as exc:
-            self.gate.hold(retry_after_s(exc))
+            self.gate.held(exc)
             raise
         except (BadRequest, Forbidden) as exc:
             if row["chat_id"] == self.staff_chat and _about_the_chat(exc):

@@ -24,14 +24,14 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from .. import notices
-from ..channels.telegram_posts import Message, Posts, not_modified, retry_after_s, text_message
+from ..channels.telegram_posts import Message, Posts, not_modified, text_message
 from ..config import NetworkConfig, TelegramConfig
 from ..errors import AlreadyDecided, GuichetError, NotFound, NotStaff, ReviewError
 from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
 from ..staff import telegram_name
-from ..store import log_event, one
+from ..store import log_event, now, one
 from .telegram_card import (
     CHANNELS,
     actor_for,
@@ -104,7 +104,7 @@ class StaffDesk:
             member = await bot.get_chat_member(self.cfg.staff_chat_id, user_id)
             allowed = member.status in MEMBER_STATUSES
         except RetryAfter as exc:  # no answer yet: neither staff nor stranger (the caller says "try again")
-            self.posts.gate.hold(retry_after_s(exc))
+            self.posts.gate.held(exc)
             raise
         except BadRequest:  # Telegram knows no such member
             allowed = False
@@ -132,7 +132,7 @@ class StaffDesk:
                 "INSERT INTO telegram_posts (chat_id, kind, state, draft_id, created_at) "
                 "SELECT ?, 'card', 'wanted', d.id, ? FROM drafts d WHERE d.state = 'pending' AND NOT EXISTS "
                 "(SELECT 1 FROM telegram_posts p WHERE p.draft_id = d.id AND p.kind = 'card' "
-                f"AND p.state IN ({marks})) ORDER BY d.id", [self.chat_id, dt.datetime.now(dt.UTC).isoformat(), *LIVE])
+                f"AND p.state IN ({marks})) ORDER BY d.id", [self.chat_id, now(), *LIVE])
             self.db.execute(f"UPDATE telegram_posts SET state = 'cancelled' WHERE kind = 'card' AND state = 'wanted' "
                             f"AND {decided}")
             self.db.execute(f"UPDATE telegram_posts SET state = 'closing' WHERE kind = 'card' "
@@ -231,8 +231,8 @@ class StaffDesk:
         except GuichetError as exc:
             said, alert = str(exc)[:190], True
         except RetryAfter as exc:
-            self.posts.gate.hold(retry_after_s(exc))
-            said, alert = f"Telegram demande d'attendre {retry_after_s(exc):.0f} s : réessayez ensuite.", True
+            wait = self.posts.gate.held(exc)
+            said, alert = f"Telegram demande d'attendre {wait:.0f} s : réessayez ensuite.", True
         except TelegramError as exc:
             said, alert = f"Telegram ne répond pas ({type(exc).__name__}) : réessayez.", True
         finally:

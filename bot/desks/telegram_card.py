@@ -13,11 +13,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from ..channels.telegram import split_text
 from ..knowledge import Entry
+from ..render import TELEGRAM_LIMIT, utf16_len
 from ..review import DraftView
 
 CHANNELS = {"email": "e-mail", "telegram": "Telegram"}
 # Telegram's limit, in UTF-16 code units once the markup is parsed; the HTML we send is never shorter.
-LIMIT = 4096
+LIMIT = TELEGRAM_LIMIT
 # Kept free on every card for the line added when it is closed or replaced.
 RESERVE = 300
 
@@ -27,21 +28,16 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
-def size(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def fit(text: str, budget: int) -> tuple[str, bool]:
     """``text`` escaped for HTML in at most ``budget`` units, cut as text (never inside markup); and
     whether it was cut."""
     text = text.strip()
-    if size(esc(text)) <= budget:
+    if utf16_len(esc(text)) <= budget:
         return esc(text), False
     low, high = 0, len(text)
     while low < high:  # the longest prefix whose escaped form fits with its ellipsis
         middle = (low + high + 1) // 2
-        if size(esc(text[:middle].rstrip()) + "…") <= budget:
+        if utf16_len(esc(text[:middle].rstrip()) + "…") <= budget:
             low = middle
         else:
             high = middle - 1
@@ -77,15 +73,15 @@ def card(view: DraftView, entries: dict[str, Entry]) -> tuple[str, bool]:
     question_label, draft_label = "<b>Question :</b>\n<i>", "</i>"
     draft_head, draft_tail = "<b>Brouillon :</b>\n<pre>", "</pre>"
     fixed = "\n".join([*lines, question_label + draft_label, *middle])
-    room = LIMIT - RESERVE - size(fixed) - (size(draft_head + draft_tail) + 1 if view.text else 0)
-    question_need, draft_need = size(esc(view.question.strip())), size(esc((view.text or "").strip()))
+    room = LIMIT - RESERVE - utf16_len(fixed) - (utf16_len(draft_head + draft_tail) + 1 if view.text else 0)
+    question_need, draft_need = utf16_len(esc(view.question.strip())), utf16_len(esc((view.text or "").strip()))
     # The draft is what staff approve: it gets two thirds when both are long, either takes what the other leaves.
     question_room = min(question_need, max(room // 3, room - draft_need))
     question, cut_question = fit(view.question, question_room)
     parts = [*lines, f"{question_label}{question}{draft_label}", *middle]
     cut_draft = False
     if view.text:
-        draft, cut_draft = fit(view.text, room - size(question))
+        draft, cut_draft = fit(view.text, room - utf16_len(question))
         parts.append(f"{draft_head}{draft}{draft_tail}")
     if cut_question or cut_draft:
         parts.append("✂️ Texte raccourci : « Texte complet » le montre en entier.")
@@ -103,8 +99,8 @@ def full_parts(view: DraftView) -> list[str]:
     if view.text:
         texts.append(f"Brouillon {view.id} complet :\n\n{view.text.strip()}")
     parts = [part for text in texts for part in split_text(text, 3500)]
-    while any(size(part) > LIMIT for part in parts):  # characters outside the BMP count twice
-        parts = [half for part in parts for half in ((part,) if size(part) <= LIMIT else
+    while any(utf16_len(part) > LIMIT for part in parts):  # characters outside the BMP count twice
+        parts = [half for part in parts for half in ((part,) if utf16_len(part) <= LIMIT else
                                                      (part[:len(part) // 2], part[len(part) // 2:]))]
     return parts
 
