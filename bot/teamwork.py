@@ -61,9 +61,7 @@ def claim(db: sqlite_utils.Database, request_id: int, actor: str) -> Claim:
     """Take a request; refused (``ReviewError``) while someone else holds it."""
     if one(db, "SELECT id FROM requests WHERE id = ?", [request_id]) is None:
         raise NotFound(f"no request {request_id}")
-    held = claim_of(db, request_id)
-    if held is not None and not _same(held.actor, actor):
-        raise ReviewError(f"request {request_id} is claimed by {held.actor}")
+    check_free(db, request_id, actor)
     stamp = now()
     with db.atomic():
         db.execute("INSERT INTO claims (request_id, actor, claimed_at) VALUES (?, ?, ?) ON CONFLICT(request_id) "
@@ -74,9 +72,7 @@ def claim(db: sqlite_utils.Database, request_id: int, actor: str) -> Claim:
 
 def release(db: sqlite_utils.Database, request_id: int, actor: str) -> None:
     """Let a request go (only its claimant does; a lapsed claim is anyone's to clear)."""
-    held = claim_of(db, request_id)
-    if held is not None and not _same(held.actor, actor):
-        raise ReviewError(f"request {request_id} is claimed by {held.actor}")
+    check_free(db, request_id, actor)
     with db.atomic():
         if db.execute("DELETE FROM claims WHERE request_id = ?", [request_id]).rowcount:
             log_event(db, "request.released", request_id=request_id, actor=actor)

@@ -31,11 +31,11 @@ def confidence_word(confidence: float | None, has_entry: bool) -> str:
     return next(word for word, low in CONFIDENCE_WORDS if value >= low)
 
 
-def age_hours(stamp: str, at: dt.datetime | None = None) -> float:
+def age_hours(stamp: str) -> float:
     moment = dt.datetime.fromisoformat(stamp)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return max(((at or dt.datetime.now(dt.UTC)) - moment).total_seconds() / 3600, 0.0)
+    return max((dt.datetime.now(dt.UTC) - moment).total_seconds() / 3600, 0.0)
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,11 @@ class Filters:
     min_age_hours: float = 0.0
     word: str = ""
 
-    def keep(self, row: QueueRow, at: dt.datetime | None = None) -> bool:
+    def keep(self, row: QueueRow) -> bool:
         return ((not self.channel or row.channel == self.channel)
                 and (not self.category or (row.category or "") == self.category)
                 and (not self.word or row.word == self.word)
-                and (not self.min_age_hours or age_hours(row.received_at, at) >= self.min_age_hours))
+                and (not self.min_age_hours or age_hours(row.received_at) >= self.min_age_hours))
 
 
 _QUEUE_SQL = """
@@ -92,16 +92,16 @@ def _row(r: dict[str, Any], entries: dict[str, Entry]) -> QueueRow:
         status=r["status"])
 
 
-def queue(db: sqlite_utils.Database, entries: dict[str, Entry], filters: Filters | None = None) -> list[QueueRow]:
-    """Drafts waiting for a decision that have a text to check, oldest first."""
+def queue(db: sqlite_utils.Database, entries: dict[str, Entry]) -> list[QueueRow]:
+    """Drafts waiting for a decision that have a text to check, oldest first (the desk filters them,
+    keeping the counts of every tab)."""
     sql = _QUEUE_SQL.format(source="drafts d JOIN requests r ON r.id = d.request_id "
                                    "JOIN messages m ON m.id = d.message_id")
-    rows = [_row(r, entries) for r in db.query(sql + " WHERE d.state = 'pending' AND d.text IS NOT NULL "
+    return [_row(r, entries) for r in db.query(sql + " WHERE d.state = 'pending' AND d.text IS NOT NULL "
                                                      "ORDER BY d.id")]
-    return [r for r in rows if (filters or Filters()).keep(r)]
 
 
-def by_hand(db: sqlite_utils.Database, entries: dict[str, Entry], filters: Filters | None = None) -> list[QueueRow]:
+def by_hand(db: sqlite_utils.Database, entries: dict[str, Entry]) -> list[QueueRow]:
     """Requests staff must answer themselves: no entry fitted, or someone chose "Répondre moi-même"."""
     drafts = _QUEUE_SQL.format(source="drafts d JOIN requests r ON r.id = d.request_id "
                                       "JOIN messages m ON m.id = d.message_id")
@@ -114,7 +114,7 @@ def by_hand(db: sqlite_utils.Database, entries: dict[str, Entry], filters: Filte
         "AND NOT EXISTS (SELECT 1 FROM drafts p WHERE p.request_id = r.id AND p.state = 'pending') "
         "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.request_id = r.id AND o.state IN ('queued', 'sending')) "
         "ORDER BY received_at, request_id")
-    return [row for row in (_row(r, entries) for r in rows) if (filters or Filters()).keep(row)]
+    return [_row(r, entries) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ...config import NetworkConfig
 from ...draft import reply_subject
 from ...outbox import OutboxItem
 from ...render import html_fragment, telegram_parts
+from ...review import recipient as reply_address
 from ...store import one
 
 
@@ -33,7 +34,7 @@ def recipient(db: sqlite_utils.Database, request_id: int) -> Recipient | None:
               [request_id])
     if row is None:
         return None
-    return Recipient(row["channel"], row["reply_to"] or row["requester"] or "", row["requester_name"] or "",
+    return Recipient(row["channel"], reply_address(row), row["requester_name"] or "",
                      reply_subject(row["subject"] or ""))
 
 
