@@ -13,29 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .clients import (
-    Client,
-    android,
-    apple,
-    blackberry,
-    compile_any,
-    exchange,
-    free,
-    gmail,
-    laposte,
-    lists,
-    mutt,
-    orange,
-    outlook,
-    protonmail,
-    thunderbird,
-    yahoo,
-)
+from .clients import compile_any
+from .clients.every import CLIENTS
 from .signature import finish
 
-CLIENTS: tuple[Client, ...] = (outlook.CLIENT, gmail.CLIENT, apple.CLIENT, thunderbird.CLIENT, orange.CLIENT,
-                               laposte.CLIENT, free.CLIENT, yahoo.CLIENT, android.CLIENT, blackberry.CLIENT,
-                               exchange.CLIENT, lists.CLIENT, mutt.CLIENT, protonmail.CLIENT)
 _HISTORY = compile_any([p for c in CLIENTS for p in c.history])
 _FORWARD = compile_any([p for c in CLIENTS for p in c.forward])
 _INLINE = compile_any([rf"[ \t]?(?:{p})" for c in CLIENTS for p in c.inline])

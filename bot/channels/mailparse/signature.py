@@ -12,11 +12,11 @@ import re
 from mailparser_reply import EmailMessage
 from mailparser_reply.constants import MAIL_LANGUAGES
 
-from .clients import android, apple, blackberry, compile_any, exchange, lists, orange, outlook, protonmail, yahoo
+from .clients import compile_any
+from .clients.every import CLIENTS
 
-_FOOTER = compile_any([p for c in (outlook.CLIENT, apple.CLIENT, orange.CLIENT, yahoo.CLIENT, android.CLIENT,
-                                    blackberry.CLIENT, exchange.CLIENT, protonmail.CLIENT) for p in c.footer])
-_TAIL = compile_any([p for c in (exchange.CLIENT, lists.CLIENT) for p in c.tail])
+_FOOTER = compile_any([p for c in CLIENTS for p in c.footer])
+_TAIL = compile_any([p for c in CLIENTS for p in c.tail])
 LANGUAGES = tuple(MAIL_LANGUAGES)
 REPLY_PARSER_CHARS = 6000
 _LONG_LINE = re.compile(r"^[^\n]{300,}$", re.M)
