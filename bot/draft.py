@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import jinja2
 from .config import NetworkConfig
 from .knowledge import Entry
 from .matching import Match
+from .matching.prepare import fold
 
 # A runner-up at least this likely is named at the end of the draft: the requester's question may be
 # about both (a well paid by a water agency or by a micro-project grant). Calibrated confidences are
@@ -38,10 +38,6 @@ et pour of the and for
 # they belong to surnames ("Marie de la Tour", "Yann Le Gall").
 ARTICLES = frozenset("le la les l des aux un une the a".split())
 CIVILITIES = frozenset("m mr mme mlle mrs ms mx dr pr madame monsieur mademoiselle".split())
-
-
-def _fold(word: str) -> str:
-    return unicodedata.normalize("NFKD", word.lower()).encode("ascii", "ignore").decode("ascii")
 
 
 def _is_name_word(word: str) -> bool:
@@ -75,10 +71,10 @@ def first_name(sender_name: str) -> str:
     words = [w.strip(".,;:") for w in name.split() if any(c.isalpha() for c in w)]
     if not words or len(words) > 4 or not all(_is_name_word(w) for w in words):
         return ""
-    article = not words[0].isupper() and _fold(words[0]).split("'")[0] in ARTICLES
-    if article or any(_fold(w) in NOT_A_PERSON for w in words):
+    article = not words[0].isupper() and fold(words[0]).split("'")[0] in ARTICLES
+    if article or any(fold(w) in NOT_A_PERSON for w in words):
         return ""
-    if _fold(words[0]) in CIVILITIES:
+    if fold(words[0]) in CIVILITIES:
         words = words[1:]
         if len(words) < 2:
             return ""  # "Mme Durand": a surname is not a first name

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from typing import Any
 
 import sqlite_utils
 
 from .draft import base_subject
+from .matching.prepare import fold
 from .message import Incoming
 from .store import one
 
@@ -139,8 +139,7 @@ def is_bare_thanks(text: str) -> bool:
     words = re.findall(r"\w+", text)
     if not words:
         return any(emoji in text for emoji in _THANKS_EMOJI)
-    folded = ["".join(c for c in unicodedata.normalize("NFKD", w.lower()) if not unicodedata.combining(c))
-              for w in words]
+    folded = [fold(w) for w in words]
     unknown = [w for w, f in zip(words, folded, strict=True) if f not in _THANKS and f not in _POLITE]
     # A signature's name or two is allowed; any other word makes it more than a thanks.
     names_only = len(unknown) <= 2 and all(w[0].isupper() for w in unknown)

@@ -105,7 +105,7 @@ def test_an_ended_scheme_is_drafted_as_ended_with_its_successor() -> None:
         # organisations
         ("Jardins partagés de Vienne", ""), ("Mairie de Vienne", ""), ("Association Solidarité Togo", ""),
         ("Les Amis du Togo", ""), ("La Cimade", ""), ("Comité de jumelage", ""), ("Dupont & Fils", ""),
-        ("Collège Jean Moulin", ""),
+        ("Collège Jean Moulin", ""), ("L’Atelier Solidaire", ""),
         # roles and shared mailboxes
         ("Secrétariat", ""), ("Service communication", ""), ("Info Asso", ""), ("Contact", ""),
         ("Équipe Projets", ""), ("Présidente ADT", ""),
