@@ -209,3 +209,17 @@ def test_decisions_erased_by_oubli_stop_counting(core: Core) -> None:
     assert core.matcher.match(DEPARTMENT_NEXT) == before
     assert core.matcher.settle(timeout=30)
     assert core.matcher.match(DEPARTMENT_NEXT) == before
+
+
+def test_words_learned_follow_an_edited_base(core: Core) -> None:
+    # A word staff taught is learned only while no curated text has it: once an entry is edited to
+    # carry it (the web desk's editor), it is the entry's, and the labelled messages' words are read
+    # again against the new base.
+    from dataclasses import replace
+
+    core.matcher.learn(Learned("fin-collectivites", "Le dispositif Lanternevertex du département aide-t-il ?"))
+    core.matcher.learn(Learned("fin-collectivites", "lanternevertex c'est pour quels projets ?"))
+    assert "lanternevertex" in core.matcher._state.learned_words
+    core.matcher.set_entries([replace(e, keywords=(*e.keywords, "Lanternevertex")) if e.slug == "fin-festisol" else e
+                              for e in core.matcher.entries])
+    assert "lanternevertex" not in core.matcher._state.learned_words

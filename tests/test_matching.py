@@ -332,7 +332,8 @@ def test_an_edited_entry_is_reindexed_at_once(tmp_path: Path, embedder: Embedder
     question = "Le dispositif Lanterne verte finance-t-il les forages ?"  # a scheme the entry does not name
     entry = next(e for e in matcher.entries if e.slug == "fin-agences-eau")
     before = matcher.embedded
-    matcher.replace_entry(replace(entry, questions=(*entry.questions, question), keywords=("Lanterne verte",)))
+    edited = replace(entry, questions=(*entry.questions, question), keywords=("Lanterne verte",))
+    matcher.set_entries([edited if e.slug == entry.slug else e for e in matcher.entries])
     assert matcher.embedded == before + 2  # the new question and the new keywords line
     found = matcher.match("lanterne verte c'est pour qui ?")
     assert found.slug == "fin-agences-eau", found

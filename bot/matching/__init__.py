@@ -19,7 +19,7 @@ One flow: evidence → features → calibrated confidence.
 Out-of-scope families (thanks, invoices, newsletters, job applications…) from
 ``knowledge/hors-champ.yaml`` are keys like entries: when they win, the matcher abstains.
 
-``Matcher.match`` may run in a worker thread while ``learn``, ``forget`` or ``replace_entry``
+``Matcher.match`` may run in a worker thread while ``learn``, ``forget`` or ``set_entries``
 run on another: those build a new immutable state and swap it in one assignment. The classifier's
 refit follows them in a worker thread of its own (``settle`` waits for it).
 """
@@ -181,6 +181,7 @@ class Matcher:
             semantic = build_semantic(keys, texts, self._cache, self._cache_dir, self._shipped)
         state = _State(entries, families, keys, index, semantic, (), {},
                        np.array([k.startswith(OUT_OF_SCOPE) for k in keys]))
+        self._prepared = {}  # a message's new words are new against this base: read them again
         return self._with_learned(state, learned)
 
     def _with_learned(self, state: _State, learned: tuple[Learned, ...]) -> _State:
@@ -191,8 +192,8 @@ class Matcher:
         if kept and state.pairs is None:
             state = replace(state, pairs=frozenset(pair for text in _curated_texts(state) for pair in pairs(text)))
         # Each labelled message's words are prepared once: every update goes through all of them again.
-        prepared = [self._prepared.get(x.text) or _new_words(state, x.text[:LEARNED_CHARS], self.synonyms)
-                    for x in kept]
+        prepared = [self._prepared[x.text] if x.text in self._prepared
+                    else _new_words(state, x.text[:LEARNED_CHARS], self.synonyms) for x in kept]
         self._prepared = dict(zip((x.text for x in kept), prepared, strict=True))
         # The words and pairs of words of labelled messages that no curated text has (a scheme the base
         # does not name, "Pass'Monde"; a local partner; the vocabulary of a new kind of request), kept
@@ -267,11 +268,6 @@ class Matcher:
         with self._write:
             self._state = self._with_learned(self._state, tuple(examples))
         self._refit_later()
-
-    def replace_entry(self, entry: Entry) -> None:
-        """Re-index one entry at once (edited, or new): only its texts are embedded again."""
-        entries = tuple(entry if e.slug == entry.slug else e for e in self.entries)
-        self.set_entries(entries if entry.slug in self._state.keys else (*entries, entry))
 
     def set_entries(self, entries: Sequence[Entry]) -> None:
         """Index exactly these entries from now on (some edited, added or removed): only texts the
