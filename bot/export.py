@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from . import knowledge
 from .config import Config
 from .errors import GuichetError
-from .stats import CHANNELS, MONTH_NAMES, NO_ENTRY, NO_ENTRY_NOTE, OUTCOME_LABELS, Summary
+from .stats import CHANNEL_LABELS, CHANNELS, MONTH_NAMES, NO_ENTRY, NO_ENTRY_NOTE, OUTCOME_LABELS, Summary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,7 +29,6 @@ log = logging.getLogger("guichet.export")
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 COLOURS = {"financement": "#1f77b4", "volontariat": "#2ca02c", "formation": "#ff7f0e",
            "accompagnement": "#9467bd", "information": "#8c564b", NO_ENTRY: "#7f7f7f"}
-CHANNEL_LABELS = {"email": "e-mail", "telegram": "Telegram"}
 LANGUAGE_LABELS = {"fr": "français", "en": "anglais"}
 
 Cell = str | int | float | dt.datetime | None

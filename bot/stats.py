@@ -30,6 +30,7 @@ OUTCOME_LABELS = {
     "machine": "message automatique",
 }
 CHANNELS = ("email", "telegram")
+CHANNEL_LABELS = {"email": "e-mail", "telegram": "Telegram"}
 MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
                "novembre", "décembre")
 

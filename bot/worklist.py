@@ -21,6 +21,8 @@ from .store import one
 # Plain words for the matcher's calibrated confidence (a probability that the entry is right).
 CONFIDENCE_WORDS = (("forte", 0.85), ("moyenne", 0.65), ("faible", 0.0))
 NO_ENTRY = "aucune fiche"
+DRAFT_STATES = {"pending": "en attente", "approved": "envoyé", "rejected": "à traiter à la main",
+                "ignored": "ignoré", "superseded": "remplacé par une relance", "forgotten": "effacé"}
 
 
 def confidence_word(confidence: float | None, has_entry: bool) -> str:

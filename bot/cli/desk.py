@@ -16,12 +16,11 @@ import click
 
 from ..review import DraftView
 from ..service import Core, terminal_actor
+from ..stats import CHANNEL_LABELS as CHANNELS
+from ..worklist import DRAFT_STATES as STATES
 from ..worklist import confidence_word
 from . import Context, cli, pass_ctx
 
-CHANNELS = {"email": "e-mail", "telegram": "Telegram"}
-STATES = {"pending": "en attente", "approved": "envoyé", "rejected": "à traiter à la main", "ignored": "ignoré",
-          "superseded": "remplacé par une relance", "forgotten": "effacé"}
 OUTBOX_STATES = {"queued": "en attente", "sending": "en cours", "uncertain": "incertain", "failed": "échec"}
 
 
@@ -117,7 +116,7 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm_send(core: Core, draft: DraftView, text: str) -> bool:
+def _confirm_send(draft: DraftView, text: str) -> bool:
     """Show who gets what on which channel and ask; only at a terminal (a script passes --yes)."""
     click.echo(f"À : {draft.requester_name} <{draft.recipient}> · par {CHANNELS.get(draft.channel, draft.channel)}")
     click.echo("--- réponse ---\n" + text.strip() + "\n---------------")
@@ -154,7 +153,7 @@ def drafts_approve(ctx: Context, draft_id: int, text_file: Any, edit: bool, yes:
         if text is None:
             raise click.ClickException("éditeur fermé sans enregistrer : rien n'est envoyé")
     final = text or draft.text
-    if not yes and interactive() and final and not _confirm_send(core, draft, final):
+    if not yes and interactive() and final and not _confirm_send(draft, final):
         click.echo("rien n'est envoyé")
         return
     outbox_id = review.approve(draft_id, terminal_actor(), text)

@@ -85,8 +85,8 @@ def stats_year(ctx: Context, year: int, do_export: bool, out_dir: str | None) ->
     Example:
       guichet stats year 2026
     """
-    from ..export import CHANNEL_LABELS, decimal
-    from ..stats import NO_ENTRY, NO_ENTRY_NOTE, year_summary, years_with_requests
+    from ..export import decimal
+    from ..stats import CHANNEL_LABELS, NO_ENTRY, NO_ENTRY_NOTE, year_summary, years_with_requests
     from ..workhours import Office
 
     config = ctx.desk_config

@@ -31,9 +31,9 @@ from ..health import Health
 from ..knowledge import Entry
 from ..review import DraftView, Review
 from ..staff import telegram_name
+from ..stats import CHANNEL_LABELS as CHANNELS
 from ..store import log_event, now, one
 from .telegram_card import (
-    CHANNELS,
     actor_for,
     actor_id,
     candidates_keyboard,

@@ -15,8 +15,8 @@ from ..channels.telegram import split_text
 from ..knowledge import Entry
 from ..render import TELEGRAM_LIMIT, utf16_len
 from ..review import DraftView
+from ..stats import CHANNEL_LABELS as CHANNELS
 
-CHANNELS = {"email": "e-mail", "telegram": "Telegram"}
 # Telegram's limit, in UTF-16 code units once the markup is parsed; the HTML we send is never shorter.
 LIMIT = TELEGRAM_LIMIT
 # Kept free on every card for the line added when it is closed or replaced.

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ... import staff
 from ...config import WebConfig
+from ...stats import CHANNEL_LABELS as CHANNELS
+from ...worklist import DRAFT_STATES
 from . import auth
 
 if TYPE_CHECKING:
@@ -24,9 +26,6 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 HTMX = "htmx-2.0.11.min.js"
-CHANNELS = {"email": "e-mail", "telegram": "Telegram"}
-DRAFT_STATES = {"pending": "en attente", "approved": "envoyé", "rejected": "à traiter à la main",
-                "ignored": "ignoré", "superseded": "remplacé par une relance", "forgotten": "effacé"}
 REQUEST_STATES = {"open": "ouverte", "by_hand": "à traiter à la main", "answered": "répondue", "ignored": "ignorée",
                   "machine": "message automatique", "forgotten": "effacée"}
 OUTBOX_STATES = {"queued": "en attente d'envoi", "sending": "en cours d'envoi", "uncertain": "incertain",
