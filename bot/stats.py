@@ -75,7 +75,8 @@ def _outcome(row: dict[str, object]) -> str:
     return "open"
 
 
-def _local(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
+def local_time(value: str | None, tz: dt.tzinfo) -> dt.datetime | None:
+    """A stored time (ISO text, UTC when it names no zone) in ``tz``; None for none."""
     if not value:
         return None
     parsed = dt.datetime.fromisoformat(value)
@@ -95,11 +96,11 @@ def load_rows(db: sqlite_utils.Database, start: dt.date, end: dt.date, tz: ZoneI
     for row in db.query(
             "SELECT id, channel, received_at, answered_at, category, slug, outcome, status, language, appointment "
             "FROM requests WHERE received_at >= ? AND received_at < ? ORDER BY received_at, id", [low, high]):
-        received = _local(row["received_at"], tz)
+        received = local_time(row["received_at"], tz)
         assert received is not None
         if not start <= received.date() < end:
             continue
-        answered = _local(row["answered_at"], tz)
+        answered = local_time(row["answered_at"], tz)
         out.append(RequestRow(
             id=row["id"], received=received, answered=answered, channel=row["channel"],
             category=row["category"] or NO_ENTRY, entry=row["slug"] or NO_ENTRY, outcome=_outcome(row),
@@ -278,5 +279,5 @@ def year_summary(db: sqlite_utils.Database, year: int, tz: ZoneInfo, *, office: 
 def years_with_requests(db: sqlite_utils.Database, tz: ZoneInfo) -> tuple[int, int] | None:
     """The first and last years (local time) any request was received, or None for an empty log."""
     row = next(db.query("SELECT min(received_at) AS first, max(received_at) AS last FROM requests"))
-    first, last = _local(row["first"], tz), _local(row["last"], tz)
+    first, last = local_time(row["first"], tz), local_time(row["last"], tz)
     return (first.year, last.year) if first and last else None

@@ -7,7 +7,6 @@ Times are local (``network.timezone``), entries are named by their title.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 from typing import Any
@@ -17,6 +16,7 @@ import click
 from ..review import DraftView
 from ..service import Core, terminal_actor
 from ..stats import CHANNEL_LABELS as CHANNELS
+from ..stats import local_time
 from ..worklist import DRAFT_STATES as STATES
 from ..worklist import confidence_word
 from . import Context, cli, pass_ctx
@@ -26,12 +26,8 @@ OUTBOX_STATES = {"queued": "en attente", "sending": "en cours", "uncertain": "in
 
 def local(core: Core, stamp: str | None) -> str:
     """A stored UTC time as the network's local time, ``JJ/MM HH:MM``."""
-    if not stamp:
-        return "-"
-    moment = dt.datetime.fromisoformat(stamp)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(core.config.network.tz).strftime("%d/%m %H:%M")
+    moment = local_time(stamp, core.config.network.tz)
+    return moment.strftime("%d/%m %H:%M") if moment else "-"
 
 
 def entry_label(core: Core, slug: str | None) -> str:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ... import staff
 from ...config import WebConfig
 from ...stats import CHANNEL_LABELS as CHANNELS
+from ...stats import local_time
 from ...worklist import DRAFT_STATES
 from . import auth
 
@@ -78,12 +79,8 @@ class Desk:
 
     def local(self, stamp: str | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
         """A stored UTC time in the network's time zone."""
-        if not stamp:
-            return ""
-        moment = dt.datetime.fromisoformat(stamp)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(self.tz).strftime(fmt)
+        moment = local_time(stamp, self.tz)
+        return moment.strftime(fmt) if moment else ""
 
     def wake_outbox(self) -> None:
         # The service wires the review's on_change to the outbox's wake-up: a retried reply leaves at once.
@@ -103,11 +100,9 @@ class Desk:
 
 def age(stamp: str | None) -> str:
     """How long ago, in a word staff read at a glance ("12 min", "3 h", "2 j")."""
-    if not stamp:
+    moment = local_time(stamp, dt.UTC)
+    if moment is None:
         return ""
-    moment = dt.datetime.fromisoformat(stamp)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
     minutes = max(int((dt.datetime.now(dt.UTC) - moment).total_seconds() // 60), 0)
     if minutes < 60:
         return f"{minutes} min"
