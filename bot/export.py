@@ -84,7 +84,7 @@ def request_table(summary: Summary, titles: Mapping[str, str]) -> Table:
 def month_table(summary: Summary) -> Table:
     """Requests per month of the year so far, by category: the numbers behind the chart."""
     per_month = summary.by_month()
-    categories = _categories(summary)
+    categories = _categories(per_month)
     rows: Table = [["mois", *categories, "total"]]
     total: Counter[str] = Counter()
     for month in summary.months:
@@ -95,8 +95,8 @@ def month_table(summary: Summary) -> Table:
     return rows
 
 
-def _categories(summary: Summary) -> list[str]:
-    found = {c for counts in summary.by_month().values() for c in counts}
+def _categories(per_month: Mapping[int, Counter[str]]) -> list[str]:
+    found = {c for counts in per_month.values() for c in counts}
     return sorted(found, key=lambda c: (list(COLOURS).index(c) if c in COLOURS else 99, c))
 
 
@@ -217,7 +217,7 @@ def chart(summary: Summary, network: str) -> Figure:
 
     months = summary.months
     per_month = summary.by_month()
-    categories = _categories(summary)
+    categories = _categories(per_month)
     fig = Figure(figsize=(10, 5.6), dpi=150)
     ax = fig.subplots()
     labels = [MONTHS[m - 1] for m in months]

@@ -86,8 +86,9 @@ def local_time(value: str | None, tz: dt.tzinfo) -> dt.datetime | None:
 
 
 def load_rows(db: sqlite_utils.Database, start: dt.date, end: dt.date, tz: ZoneInfo,
-              office: Office | None = None) -> list[RequestRow]:
-    """Requests received in [start, end) local time."""
+              office: Office | None = None, *, hours_from: dt.date | None = None) -> list[RequestRow]:
+    """Requests received in [start, end) local time; their response time in working hours from
+    ``hours_from`` on (a month's figures read the year's rows, but working hours of its own only)."""
     office = office or Office()
     # received_at is stored in UTC: pad the range by a day and filter on local time.
     low = (dt.datetime.combine(start, dt.time(), tz) - dt.timedelta(days=1)).astimezone(dt.UTC).isoformat()
@@ -105,7 +106,8 @@ def load_rows(db: sqlite_utils.Database, start: dt.date, end: dt.date, tz: ZoneI
             id=row["id"], received=received, answered=answered, channel=row["channel"],
             category=row["category"] or NO_ENTRY, entry=row["slug"] or NO_ENTRY, outcome=_outcome(row),
             language=row["language"] or "fr", appointment=bool(row["appointment"]),
-            working_hours=office.hours(received, answered) if answered else None))
+            working_hours=office.hours(received, answered)
+            if answered and (hours_from is None or received.date() >= hours_from) else None))
     return out
 
 
@@ -262,7 +264,7 @@ def month_summary(db: sqlite_utils.Database, year: int, month: int, tz: ZoneInfo
     office = office or Office()
     start = dt.date(year, month, 1)
     end = next_month(start)
-    year_rows = load_rows(db, dt.date(year, 1, 1), end, tz, office)
+    year_rows = load_rows(db, dt.date(year, 1, 1), end, tz, office, hours_from=start)
     rows = [r for r in year_rows if r.received.date() >= start]
     return Summary(year, month, rows, year_rows, _as_of(end, tz, today), office)
 
