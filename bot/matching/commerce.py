@@ -1,4 +1,5 @@
-"""Lexical evidence that a message sells something: a price by the month, a commission, an order.
+"""Lexical evidence that a message sells something: a price by the month, a commission, an order,
+or a fee asked to release a grant (an advance-fee scam).
 
 Vendors write in the mission's words (volunteers abroad, a project in Senegal, solidarity): what
 gives them away is how they talk about money *they* would receive. A requester's amounts are a
@@ -50,6 +51,17 @@ CUES = {
              r"|our\s+(?:prices|pricing|products)|(?:vend|vendons|vente\s+de)\s+(?:le|la|les|du|des|nos)\s"
              r"|frais\s+de\s+port|livraison\s+(?:offerte|gratuite)|spedizione\s+gratuita|envio\s+gratuito"
              r"|free\s+shipping)",
+    # A fee asked before money is paid out: the advance-fee scam dressed as a grant or a prize. A
+    # requester asks about "frais de dossier" or when funds are released, never for a release fee.
+    "advance_fee": r"(?:(?:processing|release|transfer|handling|activation|clearance)\s+fee"
+                   r"|frais\s+de\s+(?:deblocage|traitement|transfert|activation|liberation)"
+                   r"|tasa\s+de\s+(?:tramitacion|liberacion|transferencia)|taxa\s+de\s+(?:liberacao|processamento)"
+                   r"|tassa\s+di\s+(?:sblocco|elaborazione)|releases?\s+(?:the|your)\s+funds"
+                   r"|(?:debloquer|liberer)\s+(?:les|vos)\s+fonds)",
+    # Money announced to someone who asked for none, and how scams want to be paid.
+    "windfall": r"(?:dear\s+beneficiary|cher\s+beneficiaire|(?:estimado|caro)\s+beneficiario|pre-?approved"
+                r"|pre-?approuvee?s?\b|ha\s+sido\s+aprobad[oa]|preselectionnee?s?\s+pour\s+(?:une|un)\s+(?:subvention|financement|don)"
+                r"|western\s+union|moneygram|cartes?\s+cadeaux?|gift\s+cards?)",
 }
 _CUES = {name: re.compile(pattern) for name, pattern in CUES.items()}
 # Two kinds of wording are as good as many: one may be chance ("tarif réduit" of a training).
