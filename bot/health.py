@@ -14,58 +14,70 @@ from .store import cannot_write, now, one
 OK_EVERY_S = 30.0
 
 
-class StorageWatch:
+class _SaidOnce:
+    """A fault said once when it appears (or changes kind), and its end said once: a part that
+    retries every few seconds while a server is down does not fill the log."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self.fault_kind: str | None = None
+
+    def _appears(self, kind: str) -> bool:
+        """Note a fault of this kind; True when it is not the one already being said."""
+        new, self.fault_kind = kind != self.fault_kind, kind
+        return new
+
+    def _clears(self) -> bool:
+        """Note that the fault is over; True when there was one."""
+        was, self.fault_kind = self.fault_kind is not None, None
+        return was
+
+
+class StorageWatch(_SaidOnce):
     """The database as a whole: disk full or read-only is one fault for every part, said once
     (``fault``), and its end said once (``ok``)."""
 
     def __init__(self) -> None:
-        self.log = logging.getLogger("guichet.storage")
-        self.fault_kind: str | None = None
+        super().__init__(logging.getLogger("guichet.storage"))
 
     def fault(self, reason: str) -> None:
-        kind = reason.split(" (")[0]
-        if kind != self.fault_kind:
+        if self._appears(reason.split(" (")[0]):
             self.log.error("storage: the database cannot be written: %s; waiting and retrying "
                            "(the IMAP position is kept)", reason)
-        self.fault_kind = kind
 
     def ok(self) -> None:
-        if self.fault_kind is not None:
+        if self._clears():
             self.log.info("storage: the database can be written again")
-            self.fault_kind = None
 
 
 # One per process, as the database is: every part reports to it.
 storage = StorageWatch()
 
 
-class Health:
+class Health(_SaidOnce):
     """Records successes and errors of one component (``imap``, ``outbox``, ``telegram``…).
 
-    ``fault()`` logs a warning only when the kind of fault changes, so a part that retries
-    every few seconds while a server is down says so once; ``ok()`` then logs the recovery once.
+    ``fault()`` logs a warning only when the kind of fault changes; ``ok()`` then logs the
+    recovery once.
     """
 
     def __init__(self, db: sqlite_utils.Database, component: str, logger: logging.Logger | None = None) -> None:
+        super().__init__(logger or logging.getLogger(f"guichet.{component}"))
         self.db = db
         self.component = component
-        self.log = logger or logging.getLogger(f"guichet.{component}")
-        self.fault_kind: str | None = None
         self._ok: bool | None = None
         self._written = 0.0
 
     def fault(self, kind: str, message: str) -> None:
         """Record an error; log it unless the same kind of fault is already being reported."""
-        if kind != self.fault_kind:
+        if self._appears(kind):
             self.log.warning("%s", message)
-        self.fault_kind = kind
         self.error(message)
 
     def ok(self) -> None:
         """Record a success (and log the recovery, once, after a fault)."""
-        if self.fault_kind is not None:
+        if self._clears():
             self.log.info("%s: working again", self.component)
-            self.fault_kind = None
         if self._ok is True and time.monotonic() - self._written < OK_EVERY_S:
             return
         stamp = now()

@@ -1,4 +1,9 @@
-"""Schema changes, each a named, ordered step applied once (recorded in ``migrations``)."""
+"""Schema changes, each a named, ordered step applied once (recorded in ``migrations``).
+
+``store.migrate`` runs each step and its record in one transaction. Inside an open transaction
+sqlite-utils (4 and later) runs ``executescript`` one statement at a time, with no COMMIT first
+(sqlite3's own ``executescript`` commits): a step that fails halfway leaves nothing applied.
+"""
 
 from __future__ import annotations
 
@@ -6,115 +11,12 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from ._initial_schema import INITIAL_SCHEMA
+
 
 def m001_initial(db: sqlite_utils.Database) -> None:
     """Messages, requests, drafts, outbox, events and the IMAP position."""
-    db.executescript(
-        """
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            channel TEXT NOT NULL,
-            external_id TEXT NOT NULL,
-            direction TEXT NOT NULL DEFAULT 'in',
-            request_id INTEGER REFERENCES requests(id),
-            sender TEXT,
-            sender_name TEXT,
-            subject TEXT,
-            text TEXT,
-            new_text TEXT,
-            raw BLOB,
-            refs TEXT NOT NULL DEFAULT '[]',
-            attachments TEXT NOT NULL DEFAULT '[]',
-            machine TEXT,
-            problems TEXT NOT NULL DEFAULT '[]',
-            language TEXT,
-            received_at TEXT NOT NULL,
-            stored_at TEXT NOT NULL,
-            purged_at TEXT
-        );
-        CREATE UNIQUE INDEX messages_external ON messages(channel, external_id);
-        CREATE INDEX messages_request ON messages(request_id);
-
-        CREATE TABLE requests (
-            id INTEGER PRIMARY KEY,
-            channel TEXT NOT NULL,
-            requester TEXT,
-            requester_name TEXT,
-            reply_to TEXT,
-            subject TEXT,
-            status TEXT NOT NULL,
-            machine TEXT,
-            category TEXT,
-            slug TEXT,
-            confidence REAL,
-            outcome TEXT,
-            decided_by TEXT,
-            language TEXT,
-            appointment INTEGER NOT NULL DEFAULT 0,
-            received_at TEXT NOT NULL,
-            answered_at TEXT,
-            updated_at TEXT NOT NULL
-        );
-        CREATE INDEX requests_received ON requests(received_at);
-
-        CREATE TABLE drafts (
-            id INTEGER PRIMARY KEY,
-            request_id INTEGER NOT NULL REFERENCES requests(id),
-            message_id INTEGER NOT NULL REFERENCES messages(id),
-            state TEXT NOT NULL,
-            slug TEXT,
-            confidence REAL,
-            candidates TEXT NOT NULL DEFAULT '[]',
-            others TEXT NOT NULL DEFAULT '[]',
-            notes TEXT NOT NULL DEFAULT '[]',
-            language TEXT,
-            text TEXT,
-            edited INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            decided_at TEXT,
-            decided_by TEXT
-        );
-        CREATE INDEX drafts_state ON drafts(state);
-
-        CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
-            draft_id INTEGER NOT NULL UNIQUE REFERENCES drafts(id),
-            request_id INTEGER NOT NULL REFERENCES requests(id),
-            channel TEXT NOT NULL,
-            recipient TEXT NOT NULL,
-            subject TEXT,
-            body TEXT NOT NULL,
-            headers TEXT NOT NULL DEFAULT '{}',
-            out_message_id TEXT NOT NULL,
-            state TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            last_error TEXT,
-            filed INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            sent_at TEXT
-        );
-        CREATE INDEX outbox_state ON outbox(state, next_attempt_at);
-
-        CREATE TABLE events (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            request_id INTEGER,
-            draft_id INTEGER,
-            actor TEXT,
-            detail TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX events_request ON events(request_id);
-
-        CREATE TABLE imap_state (
-            mailbox TEXT PRIMARY KEY,
-            uidvalidity INTEGER NOT NULL,
-            last_uid INTEGER NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        """
-    )
+    db.executescript(INITIAL_SCHEMA)
 
 
 def m002_conversations_and_desk(db: sqlite_utils.Database) -> None:
@@ -195,14 +97,6 @@ def m006_message_sources(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE messages DROP COLUMN raw")
 
 
-def _steps(db: sqlite_utils.Database, script: str) -> None:
-    # One statement at a time, not executescript: that commits first, so a crash halfway through
-    # would leave the migration half applied, and the next start would fail on it.
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
 def m007_message_reply_to(db: sqlite_utils.Database) -> None:
     """Each message's Reply-To: whoever a requester names there takes part in the thread too."""
     db.execute("ALTER TABLE messages ADD COLUMN reply_to TEXT")
@@ -214,7 +108,7 @@ def m008_fingerprints_and_uids(db: sqlite_utils.Database) -> None:
 
     UIDs taken before this migration are not known: reconciliation checks those (below
     ``tracked_from``) by Message-ID, as before."""
-    _steps(db, """
+    db.executescript("""
         ALTER TABLE messages ADD COLUMN fingerprint TEXT;
         CREATE TABLE imap_uids (
             mailbox TEXT NOT NULL,
@@ -233,7 +127,7 @@ def m009_drafting_behind_storing(db: sqlite_utils.Database) -> None:
     """Drafting runs behind storing: when each message was drafted (NULL: not yet, so a restart
     drafts it), what intake noted for staff meanwhile, whether it was a bare thanks, and why no
     reply may be drafted for it (an address that does not parse cleanly)."""
-    _steps(db, """
+    db.executescript("""
         ALTER TABLE messages ADD COLUMN drafted_at TEXT;
         ALTER TABLE messages ADD COLUMN intake_notes TEXT NOT NULL DEFAULT '[]';
         ALTER TABLE messages ADD COLUMN thanks INTEGER NOT NULL DEFAULT 0;

@@ -13,11 +13,11 @@ import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
 from pathlib import Path
 
 import sqlite_utils
 
+from .channels.smtp import service_mail
 from .config import Config
 from .export import entry_titles, export_period
 from .health import Health
@@ -56,16 +56,12 @@ def months_due(db: sqlite_utils.Database, today_local: dt.datetime, send_at: dt.
 
 
 def report_mail(config: Config, period: str, files: list[Path], total: int, year_to_date: int) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = formataddr((config.network.reply_name, config.network.reply_from))
-    msg["To"] = config.network.staff_email
-    msg["Subject"] = f"Guichet : statistiques {period} ({total} demandes)"
-    msg["Message-ID"] = make_msgid(domain=config.network.message_id_domain)
-    msg["Auto-Submitted"] = "auto-generated"  # a machine report: nobody should auto-reply to it
-    msg.set_content(f"Bonjour,\n\nVoici les statistiques du guichet pour {period} : {total} demandes "
-                    f"d'information, {year_to_date} depuis le début de l'année.\n\nEn pièces jointes : le détail "
-                    "des demandes (sans données personnelles), le résumé (CSV et Excel) et le graphique.\n\n"
-                    "Guichet\n")
+    msg = service_mail(config.network, config.network.staff_email,
+                       f"Guichet : statistiques {period} ({total} demandes)",
+                       f"Bonjour,\n\nVoici les statistiques du guichet pour {period} : {total} demandes "
+                       f"d'information, {year_to_date} depuis le début de l'année.\n\nEn pièces jointes : le "
+                       "détail des demandes (sans données personnelles), le résumé (CSV et Excel) et le "
+                       "graphique.\n\nGuichet\n")
     for path in files:
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         main, sub = kind.split("/", 1)

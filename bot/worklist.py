@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from .knowledge import Entry
+from .stats import local_time
 from .store import one
 
 # Plain words for the matcher's calibrated confidence (a probability that the entry is right).
@@ -34,9 +35,10 @@ def confidence_word(confidence: float | None, has_entry: bool) -> str:
 
 
 def age_hours(stamp: str) -> float:
-    moment = dt.datetime.fromisoformat(stamp)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
+    """Hours since a stored time (0 for a time to come, or none)."""
+    moment = local_time(stamp, dt.UTC)
+    if moment is None:
+        return 0.0
     return max((dt.datetime.now(dt.UTC) - moment).total_seconds() / 3600, 0.0)
 
 

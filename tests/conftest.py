@@ -11,7 +11,9 @@ import pytest
 
 from bot.channels.imap import ImapReader
 from bot.config import Config, load
+from bot.migrations import MIGRATIONS
 from bot.service import Core
+from bot.store import Database, now
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
 
@@ -88,6 +90,18 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """The secrets in the environment, for tests that run the CLI."""
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
+
+
+def released_before(migration: str) -> Database:
+    """A database as a release without ``migration`` left it."""
+    db = Database(memory=True)
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, step in MIGRATIONS:
+        if name < migration:
+            step(db)
+            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now()])
+    return db
 
 
 @pytest.fixture

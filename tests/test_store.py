@@ -6,10 +6,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import sqlite_utils
+import pytest
 
 from bot.migrations import MIGRATIONS
-from bot.store import migrate, now, open_db, source, store_source
+from bot.store import migrate, now, one, open_db, source, store_source
+from tests.conftest import released_before
 
 
 def test_a_new_database_has_every_migration() -> None:
@@ -19,13 +20,7 @@ def test_a_new_database_has_every_migration() -> None:
 
 
 def test_an_old_database_is_upgraded_and_keeps_its_message_sources() -> None:
-    db = sqlite_utils.Database(memory=True)
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    before = [(name, step) for name, step in MIGRATIONS if name < "006"]
-    for name, step in before:  # the database as the previous release left it
-        step(db)
-        db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now()])
+    db = released_before("006")
     db.execute("INSERT INTO requests (channel, status, received_at, updated_at) VALUES ('email', 'open', ?, ?)",
                [now(), now()])
     db.execute("INSERT INTO messages (channel, external_id, direction, request_id, raw, received_at, stored_at) "
@@ -33,6 +28,21 @@ def test_an_old_database_is_upgraded_and_keeps_its_message_sources() -> None:
     assert migrate(db) == [name for name, _ in MIGRATIONS if name >= "006"]
     assert "raw" not in db["messages"].columns_dict
     assert source(db, 1) == b"From: a@b.fr\r\n\r\nold"
+
+
+def test_a_migration_that_fails_halfway_leaves_nothing_applied() -> None:
+    # 008 adds a column, then creates a table: a table in the way makes the second statement fail
+    # once the first has run. The column must go with it and 008 stay unrecorded, or the next
+    # start would fail on the column that is already there.
+    db = released_before("008")
+    db.execute("CREATE TABLE imap_uids (obstacle TEXT)")
+    with pytest.raises(sqlite3.OperationalError, match="imap_uids already exists"):
+        migrate(db)
+    assert "fingerprint" not in db["messages"].columns_dict
+    assert one(db, "SELECT 1 FROM migrations WHERE name = '008_fingerprints_and_uids'") is None
+    db.execute("DROP TABLE imap_uids")
+    assert migrate(db) == [name for name, _ in MIGRATIONS if name >= "008"]
+    assert "fingerprint" in db["messages"].columns_dict
 
 
 def test_sources_of_any_size_round_trip() -> None:

@@ -6,14 +6,11 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-import sqlite_utils
-
 from bot.desks.telegram_card import card
 from bot.message import Incoming
-from bot.migrations import MIGRATIONS
 from bot.review import DraftView
 from bot.store import migrate, now
-from tests.conftest import ALICE, BOB, HOLDER, MALLORY, STAFF_CHAT, wait_for
+from tests.conftest import ALICE, BOB, HOLDER, MALLORY, STAFF_CHAT, released_before, wait_for
 from tests.servers.botapi import BotApiServer, Call, check_text
 from tests.test_telegram import answers, posted, prompts, running, staff_posts, tg_config, to_holder
 
@@ -104,12 +101,7 @@ async def test_retry_after_holds_every_chat(tmp_path: Path, botapi: BotApiServer
 
 
 def test_an_old_desk_is_upgraded() -> None:
-    db = sqlite_utils.Database(memory=True)
-    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for name, step in MIGRATIONS:
-        if name < "010":  # the database as the previous release left it
-            step(db)
-            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, now()])
+    db = released_before("010")
     db.execute("INSERT INTO requests (channel, status, received_at, updated_at) VALUES ('telegram', 'open', ?, ?)",
                [now(), now()])
     db.execute("INSERT INTO messages (channel, external_id, request_id, received_at, stored_at) "

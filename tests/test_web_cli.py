@@ -121,6 +121,10 @@ def test_staff_link_is_mailed(tmp_path: Path, smtp: SmtpServer, secrets: None) -
     assert result.exit_code == 0, result.output
     message = smtp.received[0].message
     assert message["To"] == "chloe@reseau.example"
+    assert message["From"] == "RESACOOP Information <info@reseau.example>"
+    assert message["Subject"] == "Guichet : choisissez votre mot de passe"
+    assert message["Auto-Submitted"] == "auto-generated"  # written by a machine: no auto-reply to it
+    assert message["Message-ID"].endswith("@guichet.reseau.example>")
     assert "https://guichet.reseau.example/mot-de-passe/" in message.get_content()
 
 

