@@ -9,7 +9,7 @@ import threading
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.matching import Learned
+from bot.matching import Learned, confidence
 from bot.privacy import forget, purge_older_than
 from bot.service import Core
 from tests.mails import mail
@@ -157,6 +157,19 @@ def test_a_word_the_base_lacks_counts_once_two_labelled_messages_use_it(core: Co
     core.matcher.learn(Learned("fin-agences-eau", "Solicoop finance-t-il aussi les forages ?"))
     assert core.matcher.settle(timeout=30)
     assert core.matcher.match(question).slug == "fin-agences-eau"
+
+
+def test_dates_are_never_learned_words(core: Core) -> None:
+    # Two requests to publish an October event do not make "octobre" (nor "samedi", nor "2026")
+    # a word of the events calendar: the next mail naming October can be about anything.
+    question = "Le forum du 17 octobre, samedi, c'est complet ?"
+    agenda = "info-agenda-evenements"
+    core.matcher.learn(Learned(agenda, "Notre soirée Mayotte en octobre, samedi 12, 2026 : annonce ?"))
+    core.matcher.learn(Learned(agenda, "Pouvez-vous annoncer le marché de Mayotte du samedi 3 octobre 2026 ?"))
+    assert core.matcher.settle(timeout=30)
+    found = confidence.FEATURES.index("learned_words_found")
+    assert core.matcher.evidence(question).features[:, found].max() == 0.0
+    assert core.matcher.evidence("Et Mayotte, vous l'annoncez ?").features[:, found].max() > 0.0
 
 
 def test_a_scheme_named_with_known_words_is_learned_however_it_is_written(core: Core) -> None:

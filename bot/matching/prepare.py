@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from itertools import chain, pairwise
 
@@ -177,11 +178,12 @@ def tokens(text: str, synonyms: Synonyms | None = None) -> list[str]:
     return list(chain.from_iterable(map(_word_tokens, words)))
 
 
-def pairs(text: str) -> list[str]:
+def pairs(text: str, skip: Callable[[str], bool] | None = None) -> list[str]:
     """Each two adjacent content words of ``text`` written as one and stemmed: "Pass'Monde",
-    "pass monde" and "passmonde" all give "passmond" (how people write a scheme's name varies)."""
+    "pass monde" and "passmonde" all give "passmond" (how people write a scheme's name varies).
+    ``skip``: pairs with a word (folded, not stemmed) it is true of are left out."""
     kept = list(chain.from_iterable(map(_kept, _words(text))))
-    return [_joined(a, b) for a, b in pairwise(kept)]
+    return [_joined(a, b) for a, b in pairwise(kept) if skip is None or not (skip(a) or skip(b))]
 
 
 @lru_cache(maxsize=65536)
