@@ -2,12 +2,12 @@
 
 Usage: python bench/learning.py [FILE.jsonl ...]  (the last line is a JSON object of the figures)
 
-Without arguments: the project's streams (tests/data/stream.jsonl and unseen-3.jsonl, tuned on,
-and stream-2.jsonl, written after the last change; replayed in the order their messages
-arrived, then in three shuffles) and its question sets (shuffled only: their order means
-nothing), plus ../shared/eval/dev.jsonl when it is there. The first half is matched and
-learned as if staff had decided each message (its expected entry, or "Ignorer" for null); the
-second half is then measured with those learned examples, and without, by the same matcher.
+Without arguments: the project's streams (tests/data/stream*.jsonl and unseen-3.jsonl, replayed
+in the order their messages arrived, then in three shuffles) and its question sets (shuffled
+only: their order means nothing), plus ../shared/eval/dev.jsonl when it is there. The first half
+is matched and learned as if staff had decided each message (its expected entry, or "Ignorer"
+for null); the second half is then measured with those learned examples, and without, by the
+same matcher.
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ from bot.matching.learning import learned_text  # noqa: E402
 KB = ROOT / "knowledge"
 DATA = ROOT / "tests" / "data"
 SEEDS = (1, 2, 3)
-STREAMS = ("stream", "unseen-3", "stream-2", "stream-3")  # files whose order is the order messages arrived
+# Files whose order is the order messages arrived.
+STREAMS = (*sorted(p.stem for p in DATA.glob("stream*.jsonl")), "unseen-3")
 FIGURES = ("top1_accuracy", "null_recall", "confidently_wrong")
 
 
 def sets(paths: list[str]) -> dict[str, list[dict[str, Any]]]:
     if paths:
         return {Path(p).stem: read_jsonl(p) for p in paths}
-    found = {name: read_jsonl(DATA / f"{name}.jsonl")
-             for name in ("stream", "stream-2", "unseen-3", "questions", "unseen", "unseen-2", "unseen-4")}
+    names = (*STREAMS, "questions", "unseen", "unseen-2", "unseen-4")
+    found = {name: read_jsonl(DATA / f"{name}.jsonl") for name in names}
     dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
     if dev.exists():
         found["dev"] = read_jsonl(dev)
