@@ -184,44 +184,47 @@ def test_a_scheme_named_with_known_words_is_learned_however_it_is_written(core: 
     assert before.slug != "fin-collectivites" and after.slug == "fin-collectivites", (before, after)
 
 
-# A situation the base words well but answers from the wrong entry: an association that used to get
-# a small yearly grant from its département. The micro-project grant draws it until staff have
-# chosen the right entry a few times, in other words each time.
-DEPARTMENT = [
-    ("Bonjour, notre petite association (puits au Niger) recevait chaque année une subvention du conseil "
-     "départemental, elle a été supprimée. Vers qui se tourner au département ?"),
-    ("bonjour, le département de l'Ain aide-t-il encore les petites assos qui ont un projet de solidarité à "
-     "l'étranger ? on avait 800 € avant"),
-    ("Bonjour, je suis trésorier d'une association qui soutient un dispensaire à Madagascar. Notre département "
-     "a-t-il un fonds pour ce genre de projet ?"),
+# A situation the base words well but does not draft from the right entry: an association of people
+# from one country wanting to help their home village (funding search, where the diaspora's scheme is).
+# The base abstains on it until staff have chosen the right entry a few times, in other words each time.
+DIASPORA = [
+    ("Bonjour, nous sommes une association de Maliens de Vénissieux et voulons agrandir le dispensaire de "
+     "notre village, à qui demander de l'aide ?"),
+    ("bonjour, asso de burkinabè à saint-étienne, on veut refaire le toit de l'école du village, des aides "
+     "existent pour nous ?"),
+    ("Bonjour, je suis trésorier d'une association de Guinéens de Grenoble. Nous voulons équiper la maternité "
+     "de notre commune d'origine : quels soutiens ?"),
+    "salut, on est une asso de camerounais a lyon, on voudrait aider l'ecole du village, qui donne des sous ?",
 ]
-DEPARTMENT_NEXT = ("Bonjour, nouvelle présidente d'une association (jardins scolaires au Togo), l'ancien bureau "
-                   "obtenait une petite aide départementale chaque année : comment la redemander ?")
+DIASPORA_NEXT = ("bonjour, asso de togolais de grenoble, on veut rénover le centre de santé du village, ya des "
+                   "aides pour nous ?")
 
 
 def test_a_recurring_situation_in_known_words_is_learned_after_a_few_decisions(core: Core) -> None:
-    before = core.matcher.match(DEPARTMENT_NEXT)
-    for number, text in enumerate(DEPARTMENT):
-        core.matcher.learn(Learned("fin-collectivites", text, number))
+    before = core.matcher.match(DIASPORA_NEXT)
+    for number, text in enumerate(DIASPORA):
+        core.matcher.learn(Learned("fin-recherche-financement", text, number))
     assert core.matcher.settle(timeout=30)
-    after = core.matcher.match(DEPARTMENT_NEXT)
-    assert before.slug != "fin-collectivites" and after.slug == "fin-collectivites", (before, after)
+    after = core.matcher.match(DIASPORA_NEXT)
+    assert before.slug != "fin-recherche-financement" and after.slug == "fin-recherche-financement", (before, after)
 
 
 def test_decisions_erased_by_oubli_stop_counting(core: Core) -> None:
-    before = core.matcher.match(DEPARTMENT_NEXT)
-    for number, text in enumerate(DEPARTMENT):
+    before = core.matcher.match(DIASPORA_NEXT)
+    for number, text in enumerate(DIASPORA):
         draft = take(core, text, f"Asso {number} <tresorier{number}@asso.example>")
-        core.review.choose(draft, STAFF, "fin-collectivites")
+        core.review.choose(draft, STAFF, "fin-recherche-financement")
     assert core.matcher.settle(timeout=30)
-    assert core.matcher.match(DEPARTMENT_NEXT).slug == "fin-collectivites"
-    for number in range(len(DEPARTMENT)):
+    # Learned through the review (e-mails with a subject), the situation comes first; erased, it is gone.
+    assert core.matcher.match(DIASPORA_NEXT).candidates[0].slug == "fin-recherche-financement"
+    assert before.candidates[0].slug != "fin-recherche-financement"
+    for number in range(len(DIASPORA)):
         assert forget(core.db, "email", f"tresorier{number}@asso.example") == 1
-    assert core.learning is not None and core.learning.sync() == len(DEPARTMENT)
+    assert core.learning is not None and core.learning.sync() == len(DIASPORA)
     # At once, before any refit: the classifier is the curated one again.
-    assert core.matcher.match(DEPARTMENT_NEXT) == before
+    assert core.matcher.match(DIASPORA_NEXT) == before
     assert core.matcher.settle(timeout=30)
-    assert core.matcher.match(DEPARTMENT_NEXT) == before
+    assert core.matcher.match(DIASPORA_NEXT) == before
 
 
 def test_words_learned_follow_an_edited_base(core: Core) -> None:
