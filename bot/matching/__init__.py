@@ -52,6 +52,8 @@ __all__ = ["Candidate", "Evidence", "Learned", "Match", "Matcher", "cache_dir", 
 
 log = logging.getLogger("guichet.matching")
 OUT_OF_SCOPE = "~"
+# The default of ``matcher.threshold`` (bot/config.py says why).
+THRESHOLD = 0.6
 # Where the messages staff marked "Ignorer" go: one more out-of-scope family.
 LEARNED_OUT_OF_SCOPE = "~appris"
 MAX_CHARS = 4000
@@ -104,7 +106,7 @@ class Matcher:
     keeps what had to be computed in memory (``guichet ask`` writes no file).
     """
 
-    def __init__(self, entries: list[Entry], threshold: float = 0.5, synonyms: Synonyms | None = None,
+    def __init__(self, entries: list[Entry], threshold: float = THRESHOLD, synonyms: Synonyms | None = None,
                  out_of_scope: list[OutOfScope] | None = None, *, embedder: Embedder | None = None,
                  cache_dir: Path | None = None, shipped: Path | None = SHIPPED, semantic_problem: str = "") -> None:
         self.threshold = threshold
@@ -124,7 +126,7 @@ class Matcher:
         self.save()
 
     @classmethod
-    def from_directory(cls, entries: list[Entry], directory: str | Path, threshold: float = 0.5, *,
+    def from_directory(cls, entries: list[Entry], directory: str | Path, threshold: float = THRESHOLD, *,
                        embedder: str = "none", cache_dir: Path | None = None) -> Matcher:
         """A matcher with the synonyms and out-of-scope families that sit beside the entries, and the
         embedder named ``embedder`` (``matcher.embedder``); when it cannot load, the lexical matcher alone."""

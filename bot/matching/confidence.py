@@ -39,8 +39,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (5.47, 1.08, 1.27, -5.94, 8.21, 0.84, 0.98, 15.00, 3.87, 1.29, -0.45, 9.31, 0.66, 0.25),
-    "lexical": (7.55, 7.21, 1.08, -8.65, 11.27, 0.00, 0.00, 0.00, 3.25, 1.19, -0.52, 11.06, 0.00, 0.49),
+    "semantic": (5.26, 1.32, 1.81, -6.16, 8.63, 0.85, 1.06, 15.00, 2.52, 2.06, -0.85, 5.37, 0.59, 1.83),
+    "lexical": (7.33, 7.04, 1.95, -8.91, 11.89, 0.00, 0.00, 0.00, 3.57, 1.49, -0.53, 10.39, 0.00, 2.33),
 }
 
 
