@@ -38,6 +38,7 @@ import numpy.typing as npt
 from ..errors import EmbedderUnavailable
 from ..knowledge import Entry, OutOfScope, read_out_of_scope, read_synonyms
 from . import confidence
+from .asks import asks
 from .commerce import commercial
 from .embed import Embedder, RecentVectors, Vectors, load_embedder
 from .index import Document, Index
@@ -343,6 +344,7 @@ class Matcher:
             x[:, 9] = state.out_of_scope
             x[:, 10] = state.out_of_scope * chat
             x[:, 13] = state.out_of_scope * commercial(written)
+            x[:, 14] = state.out_of_scope * (not asks(written))
             out.append(Evidence(state.keys, x, state.out_of_scope))
         return out
 

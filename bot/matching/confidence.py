@@ -29,6 +29,7 @@ FEATURES = (
     "learned_words_found",  # 0.5 for each of those words or pairs, up to 1 (a name and its pair say as much as five)
     "classifier_lead",    # the classifier's log-probability minus the best other key's, from -3 to 3, divided by 3
     "commerce",           # on out-of-scope families, how commercial the message's wording is (commerce.py), 0 to 1
+    "silent",             # on out-of-scope families, 1 when the message asks nothing (asks.py): an announcement
 )
 # Cosines from which a labelled message counts as the same one again (a monthly newsletter, a
 # sender writing twice, a template): from NEAR_FROM (nothing) to NEAR_TO (certain). Below, e5
@@ -39,8 +40,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (5.26, 1.32, 1.81, -6.16, 8.63, 0.85, 1.06, 15.00, 2.52, 2.06, -0.85, 5.37, 0.59, 1.83),
-    "lexical": (7.33, 7.04, 1.95, -8.91, 11.89, 0.00, 0.00, 0.00, 3.57, 1.49, -0.53, 10.39, 0.00, 2.33),
+    "semantic": (5.26, 1.32, 1.81, -6.16, 8.63, 0.85, 1.06, 15.00, 2.52, 2.06, -0.85, 5.37, 0.59, 1.83, 0.00),
+    "lexical": (7.33, 7.04, 1.95, -8.91, 11.89, 0.00, 0.00, 0.00, 3.57, 1.49, -0.53, 10.39, 0.00, 2.33, 0.00),
 }
 
 
