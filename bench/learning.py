@@ -37,7 +37,8 @@ FIGURES = ("top1_accuracy", "null_recall", "confidently_wrong")
 def sets(paths: list[str]) -> dict[str, list[dict[str, Any]]]:
     if paths:
         return {Path(p).stem: read_jsonl(p) for p in paths}
-    names = (*STREAMS, "questions", "unseen", "unseen-2", "unseen-4")
+    questions = sorted(p.stem for p in DATA.glob("unseen*.jsonl") if p.stem not in STREAMS)
+    names = (*STREAMS, "questions", *questions)
     found = {name: read_jsonl(DATA / f"{name}.jsonl") for name in names}
     dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
     if dev.exists():
