@@ -142,7 +142,7 @@ def test_a_draft_names_a_second_entry_that_fits_too_and_tells_staff(tmp_path: Pa
     question = ("Bonjour, nous sommes une petite asso et voulons financer un puits au Togo avec notre partenaire, "
                 "quelles aides ?")
     match = core.matcher.match(question, "Aides")
-    assert match.slug is not None and match.candidates[1].confidence >= SEE_ALSO  # water and micro-project funding both fit
+    assert match.slug is not None and match.candidates[1].confidence >= SEE_ALSO  # both funders fit
     second = next(e for e in core.entries if e.slug == match.candidates[1].slug)
     draft = core.review.get(core.intake.take(parse_mail(mail(question, subject="Aides"))).draft_id
                             or 0)
