@@ -115,7 +115,7 @@ def huge_mail(size: int) -> bytes:
     msg["From"] = "Bob <bob@asso.example>"
     msg["Subject"] = "Notre dossier complet"
     msg["Message-ID"] = "<huge@asso.example>"
-    msg.set_content("Bonjour, voici notre dossier pour la subvention de l'Agence des Micro-Projets.")
+    msg.set_content("Bonjour, voici notre dossier : est-il complet pour la subvention de l'Agence des Micro-Projets ?")
     msg.add_attachment(b"\x00" * size, maintype="application", subtype="zip", filename="dossier.zip")
     return msg.as_bytes()
 

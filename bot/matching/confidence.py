@@ -40,8 +40,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (5.26, 1.32, 1.81, -6.16, 8.63, 0.85, 1.06, 15.00, 2.52, 2.06, -0.85, 5.37, 0.59, 1.83, 0.00),
-    "lexical": (7.33, 7.04, 1.95, -8.91, 11.89, 0.00, 0.00, 0.00, 3.57, 1.49, -0.53, 10.39, 0.00, 2.33, 0.00),
+    "semantic": (6.26, 1.25, 1.29, -7.24, 10.21, 0.78, 0.90, 15.00, 2.44, 1.78, -0.25, 5.03, 1.05, 1.91, 3.81),
+    "lexical": (7.68, 6.33, 1.20, -9.68, 14.28, 0.00, 0.00, 0.00, 3.28, 0.92, 0.13, 10.05, 0.00, 2.23, 4.15),
 }
 
 
