@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ..config import MatcherConfig
 from ..errors import EmbedderUnavailable
 from ..knowledge import Entry, OutOfScope, read_out_of_scope, read_synonyms
 from . import confidence
@@ -53,8 +54,8 @@ __all__ = ["Candidate", "Evidence", "Learned", "Match", "Matcher", "cache_dir", 
 
 log = logging.getLogger("guichet.matching")
 OUT_OF_SCOPE = "~"
-# The default of ``matcher.threshold`` (bot/config.py says why).
-THRESHOLD = 0.6
+# The default of ``matcher.threshold``, kept in one place (bot/config.py says why).
+THRESHOLD = MatcherConfig.threshold
 # Where the messages staff marked "Ignorer" go: one more out-of-scope family.
 LEARNED_OUT_OF_SCOPE = "~appris"
 MAX_CHARS = 4000
