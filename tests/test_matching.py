@@ -17,7 +17,7 @@ from bot.channels.mailparse import parse_mail
 from bot.config import REPO_ROOT, Config, StorageConfig
 from bot.doctor import run_checks
 from bot.health import status
-from bot.matching import Matcher, load_synonyms
+from bot.matching import EMBED_CHARS, Matcher, load_synonyms
 from bot.matching.embed import Embedder
 from bot.matching.evaluate import evaluate, read_jsonl
 from bot.matching.prepare import detect_language, fold, pairs, split_questions, stem, tokens
@@ -284,6 +284,29 @@ def test_a_requester_s_amounts_are_not_a_sale(matcher: Matcher, text: str, slug:
 ])
 def test_neighbouring_entries_are_told_apart(matcher: Matcher, text: str, slug: str) -> None:
     assert matcher.match(text).slug == slug
+
+
+# A long mail says who writes before it asks: the same presentation, then four different requests.
+PRESENTATION = ("Notre association, fondée il y a douze ans à Montbrison, réunit une trentaine de bénévoles autour "
+                "d'un partenariat avec un groupement de potières de la région de Ségou, au Mali. Nous organisons "
+                "chaque année une vente d'artisanat et une soirée de concerts pour financer des fours et des "
+                "formations à la gestion. ")
+
+
+@pytest.mark.parametrize(("request_", "slug"), [
+    ("Nos adhérents voudraient mieux comprendre comment on construit un projet avec un partenaire, du diagnostic "
+     "à l'évaluation. Proposez-vous une formation ?", "form-cycle-projet"),
+    ("Pourriez-vous mettre à jour notre fiche dans votre annuaire des acteurs ? La présidente a changé.",
+     "acc-referencement"),
+    ("Une jeune potière voudrait venir passer huit mois chez nous pour animer des ateliers. Comment l'accueillir ?",
+     "vol-accueil-volontaires"),
+    ("Le Mali est-il classé en zone rouge par le ministère ? Nous devons y envoyer deux bénévoles en février.",
+     "acc-information-pays"),
+])
+def test_a_long_mail_is_matched_on_what_it_asks_after_presenting_itself(matcher: Matcher, request_: str,
+                                                                         slug: str) -> None:
+    assert len(PRESENTATION) > EMBED_CHARS  # the semantic layer's reading of the start never reaches the request
+    assert matcher.match(PRESENTATION + request_, "Une question", "email").slug == slug
 
 
 @pytest.mark.parametrize(("query", "paraphrase", "distractor"), [

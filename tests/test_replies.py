@@ -85,8 +85,8 @@ async def test_english_reply_is_marked_english(tmp_path: Path, smtp: SmtpServer)
 
 async def test_spanish_message_gets_the_french_draft_with_a_spanish_note(tmp_path: Path) -> None:
     core = Core.build(make_config(tmp_path))
-    taken = core.take_mail(mail("Hola, somos una asociación de Lyon y queremos información sobre el servicio "
-                                "cívico para los jóvenes. ¿Cómo funciona? Gracias.", sender="Lucía Pérez <l@x.es>"))
+    taken = core.take_mail(mail("Hola, tengo 20 años, vivo en Lyon y quiero información sobre el servicio "
+                                "cívico en el extranjero. ¿Cómo funciona? Gracias.", sender="Lucía Pérez <l@x.es>"))
     assert taken.draft_id is not None
     draft = core.review.get(taken.draft_id)
     assert core.db["drafts"].get(taken.draft_id)["language"] == "es"

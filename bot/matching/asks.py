@@ -6,6 +6,9 @@ forwarded as text, an out-of-office reply). On our labelled files, 1 in-scope me
 none of these cues, and 156 out-of-scope ones in 352. A message that asks nothing is one feature
 the calibration weighs on the out-of-scope families: it tips an announcement that uses the words of
 an entry (an event, a call for projects) toward abstaining.
+
+A long mail often says who writes and why before it asks: ``asking`` gives the semantic layer what
+it asks further on.
 """
 
 from __future__ import annotations
@@ -28,6 +31,19 @@ CUES = re.compile(
     r"|potreste|possiamo)")
 
 
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
 def asks(text: str) -> bool:
     """True when ``text`` asks something (a question mark, or a verb of asking or wishing)."""
     return CUES.search(fold(text)) is not None
+
+
+def asking(subject: str, text: str, start: int, limit: int) -> str:
+    """What a message asks past its first ``start`` characters: the subject and the sentences there
+    that ask something, up to ``limit`` characters ("" for a shorter message, or one asking nothing there)."""
+    written = f"{subject}\n{text}".strip()
+    if len(written) <= start:
+        return ""
+    chosen = [s for s in map(str.strip, _SENTENCES.split(written[start:])) if len(s) > 12 and asks(s)]
+    return f"{subject}\n{' '.join(chosen)}".strip()[:limit] if chosen else ""

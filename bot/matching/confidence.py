@@ -40,8 +40,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (6.26, 1.25, 1.29, -7.24, 10.21, 0.78, 0.90, 15.00, 2.44, 1.78, -0.25, 5.03, 1.05, 1.91, 3.81),
-    "lexical": (7.68, 6.33, 1.20, -9.68, 14.28, 0.00, 0.00, 0.00, 3.28, 0.92, 0.13, 10.05, 0.00, 2.23, 4.15),
+    "semantic": (6.23, 2.18, 0.90, -7.37, 9.99, 0.49, 1.18, 15.00, 1.85, 2.36, -0.80, 4.66, 0.18, 2.26, 2.96),
+    "lexical": (8.62, 6.69, 1.53, -10.93, 14.98, 0.00, 0.00, 0.00, 2.87, 1.38, -0.25, 9.13, 0.00, 2.58, 4.49),
 }
 
 

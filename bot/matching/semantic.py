@@ -68,11 +68,22 @@ class Semantic:
     def with_classifier(self, classifier: clf.Classifier, keys: Sequence[str]) -> Semantic:
         return replace(self, classifier=classifier, columns=_columns(classifier, keys))
 
-    def evidence(self, query: Vectors, keys: int) -> tuple[Floats, Floats, Floats]:
-        """Per key: best curated cosine, best learned cosine, classifier probability."""
+    def evidence(self, query: Vectors, keys: int, asking: Vectors | None = None) -> tuple[Floats, Floats, Floats]:
+        """Per key: best curated cosine, best learned cosine, classifier probability.
+
+        ``asking``: the vector of what a long message asks further on (``asks.asking``); a key then
+        gets the better of the two curated cosines and the geometric mean of the two probabilities.
+        """
+        curated, probability = self.curated.best(query, keys), self._probabilities(query)
+        if asking is not None:
+            curated = np.maximum(curated, self.curated.best(asking, keys))
+            probability = np.sqrt(probability * self._probabilities(asking))
+        return curated, self.learned.best(query, keys), probability
+
+    def _probabilities(self, query: Vectors) -> Floats:
         probabilities = self.classifier.probabilities(query[None, :])[0].astype(np.float64)
-        per_key = np.where(self.columns >= 0, probabilities[np.maximum(self.columns, 0)], 0.0)
-        return self.curated.best(query, keys), self.learned.best(query, keys), per_key
+        per_key: Floats = np.where(self.columns >= 0, probabilities[np.maximum(self.columns, 0)], 0.0)
+        return per_key
 
 
 def entry_texts(entry: Entry) -> list[str]:
