@@ -332,7 +332,7 @@ class Matcher:
                 x[doc, 2] = state.index.coverage(doc, query, unknown)
                 x[doc, 3] = 1.0
             blend = 0.7 * x[:, 0] + 0.3 * x[:, 1]
-            x[:, 4] = blend - _best_other(blend)
+            x[:, 4] = blend - confidence.best_other(blend)
             novel = (new_words(state.index, state.pairs, written, self.synonyms, words) if state.learned_words
                      else frozenset())
             for word in novel:
@@ -343,7 +343,7 @@ class Matcher:
                 curated, remembered, probability = semantic.evidence(vectors[number], len(state.keys), asked[number])
                 x[:, 5] = curated - curated.max()
                 x[:, 6] = np.log(probability + 1e-4)
-                x[:, 12] = np.clip(x[:, 6] - _best_other(x[:, 6]), -3.0, 3.0) / 3.0
+                x[:, 12] = np.clip(x[:, 6] - confidence.best_other(x[:, 6]), -3.0, 3.0) / 3.0
                 x[:, 7] = confidence.near_evidence(remembered)
             x[:, 9] = state.out_of_scope
             x[:, 10] = state.out_of_scope * chat
@@ -396,11 +396,3 @@ class Matcher:
                 continue
             seen.setdefault(key, question)
         return tuple(f"{slug} : {question}" for slug, question in seen.items())
-
-
-def _best_other(values: Floats) -> Floats:
-    """For each key, the best value among the other keys (0 when there is no other)."""
-    first, second = np.sort(values)[::-1][:2] if len(values) > 1 else (values.max(), 0.0)
-    out: Floats = np.where(values == first, second, first)
-    return out
-

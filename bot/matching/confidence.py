@@ -56,3 +56,10 @@ def probabilities(features: Floats, weights: tuple[float, ...]) -> Floats:
 def near_evidence(learned: Floats) -> Floats:
     """Per key, from 0 to 1 as its closest labelled message becomes the same message."""
     return np.clip((learned - NEAR_FROM) / (NEAR_TO - NEAR_FROM), 0.0, 1.0)
+
+
+def best_other(values: Floats) -> Floats:
+    """For each key, the best value among the other keys (0 when there is no other)."""
+    first, second = np.sort(values)[::-1][:2] if len(values) > 1 else (values.max(), 0.0)
+    out: Floats = np.where(values == first, second, first)
+    return out
