@@ -313,10 +313,12 @@ class Matcher:
         semantic = None if words_only else state.semantic
         vectors, asked = None, []
         if semantic is not None:
-            vectors = self._vectors([f"{subject}\n{text}".strip()[:EMBED_CHARS] for text, subject in messages])
+            # Every start and every later request in one call to the model.
+            starts = [f"{subject}\n{text}".strip()[:EMBED_CHARS] for text, subject in messages]
             parts = [asking(subject, text, EMBED_CHARS, EMBED_CHARS) for text, subject in messages]
-            found = iter(self._vectors([p for p in parts if p])) if any(parts) else iter(())
-            asked = [next(found) if p else None for p in parts]
+            embedded = self._vectors([*starts, *filter(None, parts)])
+            vectors, later = embedded[:len(starts)], iter(embedded[len(starts):])
+            asked = [next(later) if p else None for p in parts]
         out = []
         for number, (text, subject) in enumerate(messages):
             chat = channel == "telegram" if channel else not subject
