@@ -237,3 +237,38 @@ def test_words_learned_follow_an_edited_base(core: Core) -> None:
     core.matcher.set_entries([replace(e, keywords=(*e.keywords, "Lanternevertex")) if e.slug == "fin-festisol" else e
                               for e in core.matcher.entries])
     assert "lanternevertex" not in core.matcher._state.learned_words
+
+
+def classifier_says(core: Core, text: str, key: str) -> float:
+    """The classifier's log-probability of ``key`` for ``text`` (after any pending refit)."""
+    assert core.matcher.settle(timeout=30)
+    evidence = core.matcher.evidence(text)
+    return float(evidence.features[evidence.keys.index(key), confidence.FEATURES.index("classifier")])
+
+
+# A student's request for an interview: what "Ignorer" is often about.
+INTERVIEWS = [
+    "Bonjour, étudiante en licence de géographie, je fais un dossier sur les ONG de la région : "
+    "pourriez-vous m'accorder vingt minutes au téléphone pour répondre à mes questions ?",
+    "Bonjour, je suis en BTS communication et je dois interviewer une structure associative. "
+    "Une personne de votre équipe accepterait-elle un échange en visio la semaine prochaine ?",
+]
+NEXT_INTERVIEW = ("Bonjour, élève en master de science politique, j'écris un mémoire sur la solidarité "
+                  "internationale. Serait-il possible de rencontrer une chargée de mission pour un entretien ?")
+
+
+def test_messages_marked_ignorer_teach_the_out_of_scope_family_they_resemble(core: Core) -> None:
+    # Left out of the refit, they let every in-scope decision pull look-alikes toward a draft.
+    before = classifier_says(core, NEXT_INTERVIEW, "~enquete-etudiant-presse")
+    for number, text in enumerate(INTERVIEWS):
+        core.matcher.learn(Learned(None, text, number))
+    assert classifier_says(core, NEXT_INTERVIEW, "~enquete-etudiant-presse") > before
+
+
+def test_one_labelled_message_leaves_the_classifier_as_curated(core: Core) -> None:
+    # One message moved the classifier enough to draft its neighbours' questions; two of a kind count.
+    before = classifier_says(core, DIASPORA_NEXT, "fin-recherche-financement")
+    core.matcher.learn(Learned("fin-recherche-financement", DIASPORA[0], 1))
+    assert classifier_says(core, DIASPORA_NEXT, "fin-recherche-financement") == before
+    core.matcher.learn(Learned("fin-recherche-financement", DIASPORA[1], 2))
+    assert classifier_says(core, DIASPORA_NEXT, "fin-recherche-financement") > before

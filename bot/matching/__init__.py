@@ -47,13 +47,12 @@ from .learned_words import LEARNED_CHARS, backed_words, curated_pairs, new_words
 from .prepare import Synonyms, detect_language, split_questions, tokens
 from .semantic import Memory, Semantic, entry_texts, family_texts, refit
 from .semantic import build as build_semantic
-from .values import Candidate, Evidence, Floats, Learned, Match
+from .values import OUT_OF_SCOPE, Candidate, Evidence, Floats, Learned, Match
 from .vectors import SHIPPED, VectorCache
 
 __all__ = ["Candidate", "Evidence", "Learned", "Match", "Matcher", "cache_dir", "load_synonyms"]
 
 log = logging.getLogger("guichet.matching")
-OUT_OF_SCOPE = "~"
 # The default of ``matcher.threshold``, kept in one place (bot/config.py says why).
 THRESHOLD = MatcherConfig.threshold
 # Where the messages staff marked "Ignorer" go: one more out-of-scope family.

@@ -6,14 +6,14 @@ title, example questions and keywords (curated), and the messages staff labelled
 learned rows, and the classifier's probability.
 
 The classifier is fitted on the curated rows (``base``, cached on disk), then again with the learned
-rows of its classes as extra training points, each weighing ``LEARNED_WEIGHT`` of a curated text
-(``refit``; "Ignorer" messages are left to the learned cosine and words): a
+rows as extra training points, each weighing ``LEARNED_WEIGHT`` of a curated text (``refit``): a
 situation that recurs in words the base already has moves the classifier once staff labelled it a
 few times, where a single learned vector, unless it is the same message, says too little.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,11 +24,16 @@ import numpy.typing as npt
 from ..knowledge import Entry, OutOfScope
 from . import classifier as clf
 from .embed import Vectors
+from .values import OUT_OF_SCOPE
 from .vectors import VectorCache
 
 Floats = npt.NDArray[np.float64]
 CLASSIFIER_FILE = "classifier.npz"
 LEARNED_WEIGHT = 0.5
+# Learned rows count in the refit for a class once it has this many: one labelled message moved
+# the classifier enough to turn a neighbour's question into a confident draft (the learned cosine
+# still answers the same message sent again).
+LEARNED_SUPPORT = 2
 
 
 @dataclass(frozen=True)
@@ -116,24 +121,32 @@ def build(keys: Sequence[str], texts: Sequence[Sequence[str]], cache: VectorCach
 
 
 def refit(semantic: Semantic, keys: Sequence[str]) -> clf.Classifier:
-    """The classifier fitted on the curated rows and the learned ones of its own classes.
+    """The classifier fitted on the curated rows and the learned ones.
 
-    Messages of a key the curated classifier lacks (those staff marked "Ignorer") are left out: as
-    a class of their own they drew in-scope questions of the question sets, where nothing recurs
-    (``bench/learning.py``: ``unseen-4`` top-1 98.2 % -> 95.3 %, ``questions`` confidently wrong
-    1.7 % -> 2.2 %); without them no file loses. ``base`` when no learned message counts.
+    A message staff marked "Ignorer" is taught as the out-of-scope family the curated classifier
+    finds closest. Left out, the learned rows all added weight to entries and none to the families:
+    out-of-scope look-alikes drifted to drafts (a student's interview request drafted as an
+    appointment, ``bench/learning.py``). As a class of its own, "Ignorer" drew in-scope questions of
+    the question sets, where nothing recurs. A class's learned rows count once it has
+    ``LEARNED_SUPPORT`` of them. ``base`` when no learned message counts.
     """
-    classes = set(semantic.base.classes)
-    owners = semantic.learned.owners
-    kept = np.array([keys[o] in classes for o in owners.tolist()], dtype=bool)
+    base = semantic.base
+    families = [i for i, c in enumerate(base.classes) if c.startswith(OUT_OF_SCOPE)]
+    labels = [keys[o] for o in semantic.learned.owners.tolist()]
+    ignored = [n for n, label in enumerate(labels) if label not in base.classes]
+    if ignored and families:
+        nearest = base.probabilities(semantic.learned.rows[ignored])[:, families].argmax(axis=1)
+        for n, family in zip(ignored, nearest.tolist(), strict=True):
+            labels[n] = base.classes[families[family]]
+    count = Counter(labels)
+    kept = np.array([label in base.classes and count[label] >= LEARNED_SUPPORT for label in labels], dtype=bool)
     if not kept.any():
-        return semantic.base
-    learned, owners = semantic.learned.rows[kept], owners[kept]
-    rows = np.vstack([semantic.curated.rows, learned])
-    labels = [keys[o] for o in (*semantic.curated.owners.tolist(), *owners.tolist())]
+        return base
+    rows = np.vstack([semantic.curated.rows, semantic.learned.rows[kept]])
+    labels = [*(keys[o] for o in semantic.curated.owners.tolist()), *(labels[n] for n in np.flatnonzero(kept))]
     weights = np.concatenate([np.ones(len(semantic.curated.rows)),
-                              np.full(len(learned), LEARNED_WEIGHT)]).astype(np.float32)
-    return clf.fit(rows, labels, weights, mean=semantic.base.mean)
+                              np.full(int(kept.sum()), LEARNED_WEIGHT)]).astype(np.float32)
+    return clf.fit(rows, labels, weights, mean=base.mean)
 
 
 def _columns(classifier: clf.Classifier, keys: Sequence[str]) -> npt.NDArray[np.int64]:

@@ -10,6 +10,8 @@ import numpy.typing as npt
 from .embed import Vectors
 
 Floats = npt.NDArray[np.float64]
+# How an out-of-scope family's key begins ("~offre-commerciale"); entries' keys are their slugs.
+OUT_OF_SCOPE = "~"
 
 
 @dataclass(frozen=True)
