@@ -5,7 +5,8 @@ Usage: python scripts/calibrate.py tests/data/questions.jsonl tests/data/unseen.
            tests/data/unseen-4.jsonl tests/data/stream-2.jsonl tests/data/stream-3.jsonl \
            tests/data/stream-4.jsonl tests/data/unseen-5.jsonl tests/data/stream-5.jsonl \
            tests/data/unseen-6.jsonl tests/data/stream-6.jsonl tests/data/unseen-7.jsonl \
-           tests/data/stream-7.jsonl tests/data/stream-8.jsonl
+           tests/data/stream-7.jsonl tests/data/stream-8.jsonl tests/data/stream-9.jsonl \
+           tests/data/unseen-8.jsonl tests/data/stream-10.jsonl
 
 Prints the WEIGHTS to paste into bot/matching/confidence.py: one set with the semantic layer,
 one for the lexical matcher alone. Fit on our own files (tests/data/), never on the shared

@@ -40,8 +40,8 @@ NEAR_TO = 0.99
 # Fitted by scripts/calibrate.py (see the README for the figures): with the semantic layer, and
 # for the lexical matcher alone (no embedder can load, or matcher.embedder = "none").
 WEIGHTS = {
-    "semantic": (6.23, 2.18, 0.90, -7.37, 9.99, 0.49, 1.18, 15.00, 1.85, 2.36, -0.80, 4.66, 0.18, 2.26, 2.96),
-    "lexical": (8.62, 6.69, 1.53, -10.93, 14.98, 0.00, 0.00, 0.00, 2.87, 1.38, -0.25, 9.13, 0.00, 2.58, 4.49),
+    "semantic": (4.85, 3.18, 1.21, -7.33, 9.62, 0.54, 1.19, 15.00, 1.76, 2.63, -0.84, 4.33, 0.40, 2.41, 3.23),
+    "lexical": (7.50, 8.08, 1.59, -11.72, 15.61, 0.00, 0.00, 0.00, 2.77, 1.70, -0.32, 8.69, 0.00, 2.34, 4.44),
 }
 
 
